@@ -1,0 +1,24 @@
+//! opsdeck: a terminal operations console. One failure map across Google Cloud, Kubernetes,
+//! Redis, queues and databases, with runbooks that act on live infrastructure.
+//!
+//! Data flows one way:
+//!
+//! ```text
+//! estate file → estate (typed, pure) → poller → probe/* (the only reads)
+//!     → owned ProbeReports → model (pure: status, staleness, SEV, blast radius) → Snapshot
+//!     → ui (console) | output (--once json/table)
+//! ```
+//!
+//! `estate`, `condition` and `model` import no tokio, reqwest or ratatui. `sim` is the only
+//! fake: it speaks the real wire protocols so the real clients run against it.
+
+pub mod app;
+pub mod cli;
+pub mod condition;
+pub mod estate;
+pub mod model;
+pub mod poller;
+pub mod runtime;
+pub mod sim;
+pub mod tui;
+pub mod ui;
