@@ -1,1 +1,90 @@
-//! Command-line arguments.
+//! Command-line arguments (clap): the console, `--once`, and the subcommands. Global flags
+//! work before or after a subcommand.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// A terminal operations console: what is down, how bad, and what it takes with it.
+#[derive(Debug, Parser)]
+#[command(name = "opsdeck", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+
+    /// Poll everything once, print, and exit with a Nagios code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
+    #[arg(long)]
+    pub once: bool,
+
+    /// Output of --once.
+    #[arg(long, value_enum, requires = "once")]
+    pub format: Option<Format>,
+
+    /// Same as --format json.
+    #[arg(long, requires = "once", conflicts_with = "format")]
+    pub json: bool,
+
+    /// Bound on the whole --once run; on expiry it exits UNKNOWN with what it gathered.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, requires = "once")]
+    pub timeout: Duration,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Flags every mode takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The estate file (else $OPSDECK_ESTATE, else <XDG config>/opsdeck/estate.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub estate: Option<PathBuf>,
+
+    /// Run against the built-in simulator (the built-in demo estate unless --estate is given).
+    #[arg(long, global = true)]
+    pub demo: bool,
+
+    /// A simulator scenario: a built-in name (healthy, cloudsql-down, …) or a scenario file.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub scenario: Option<String>,
+
+    /// Log level for messages on stderr (error, warn, info, debug, trace).
+    #[arg(long, global = true, env = "OPSDECK_LOG", value_name = "LEVEL")]
+    pub log_level: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// opsdeck.health/v1
+    Json,
+    /// An aligned table for a terminal.
+    Table,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the estate file; exits 0 when it is valid, 1 when not.
+    Check,
+    /// Run the simulator standalone for an estate, on loopback.
+    Sim {
+        /// Address to listen on (loopback only); port 0 picks a free one.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|_| format!("\"{s}\" is not a duration; write it with a unit, like \"10s\""))
+}
+
+impl Cli {
+    /// The --once output format (table unless JSON was asked for).
+    pub fn once_format(&self) -> Format {
+        if self.json {
+            Format::Json
+        } else {
+            self.format.unwrap_or(Format::Table)
+        }
+    }
+}

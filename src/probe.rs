@@ -1,0 +1,110 @@
+//! Probes: the only code that reads from the systems opsdeck watches. One module per
+//! backend; each turns one service's locator into an [`Outcome`]. Probes never touch the
+//! model; the poller (or `--once`) sends their reports on.
+
+pub mod gcp;
+pub mod http;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::estate::{Estate, Kind, Service, Target};
+use crate::model::{Observation, Outcome};
+
+/// Shared clients for every probe of one estate: built once, cheap to clone.
+#[derive(Clone)]
+pub struct ProbeContext {
+    http: reqwest::Client,
+    google: Arc<gcp::GoogleClient>,
+}
+
+impl ProbeContext {
+    /// Clients for this estate: one HTTP connection pool, one Google credential.
+    pub fn new(estate: &Estate) -> Self {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("opsdeck/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(5))
+            .pool_max_idle_per_host(16)
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        let google = Arc::new(gcp::GoogleClient::new(http.clone(), estate.gcp.as_ref()));
+        ProbeContext { http, google }
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub fn google(&self) -> &gcp::GoogleClient {
+        &self.google
+    }
+}
+
+/// Probes one service once, bounded by the service's own timeout.
+pub async fn run(ctx: &ProbeContext, service: &Service) -> Outcome {
+    let limit = service.timeout;
+    match tokio::time::timeout(limit, dispatch(ctx, service)).await {
+        Ok(outcome) => outcome,
+        Err(_) => timed_out(service, limit),
+    }
+}
+
+/// What a probe that ran out of time means: a health endpoint that does not answer is down;
+/// a control-plane API that does not answer leaves the last value stale.
+fn timed_out(service: &Service, limit: Duration) -> Outcome {
+    let after = humantime::format_duration(limit);
+    if service.kind.is_google() {
+        Outcome::Failed {
+            error: format!("{} did not answer within {after}", gcp::api_name(service.kind)),
+            retry_after: None,
+        }
+    } else {
+        Outcome::Observed(Observation::down(format!("no answer within {after}")))
+    }
+}
+
+async fn dispatch(ctx: &ProbeContext, service: &Service) -> Outcome {
+    match &service.target {
+        Target::Http {
+            url,
+            expect_status,
+            max_latency,
+            up_when,
+        } => {
+            http::probe(
+                &ctx.http,
+                url,
+                *expect_status,
+                *max_latency,
+                up_when.as_deref(),
+            )
+            .await
+        }
+        Target::CloudSql { project, instance } => {
+            gcp::cloud_sql::probe(&ctx.google, project, instance).await
+        }
+        Target::CloudRun {
+            project,
+            location,
+            service: name,
+        } => gcp::cloud_run::probe(&ctx.google, project, location, name).await,
+        Target::Memorystore {
+            project,
+            location,
+            instance,
+        } => gcp::memorystore::probe(&ctx.google, project, location, instance).await,
+        Target::GcpRest {
+            url,
+            up_when,
+            degraded_when,
+        } => gcp::gcp_rest::probe(&ctx.google, url, up_when, degraded_when.as_deref()).await,
+        _ => Outcome::Observed(not_available(service.kind)),
+    }
+}
+
+/// The honest answer for a kind whose probe is not part of this build yet.
+fn not_available(kind: Kind) -> Observation {
+    Observation::unknown(format!(
+        "probe not available: opsdeck cannot probe kind '{kind}' yet"
+    ))
+}

@@ -1,0 +1,172 @@
+//! The `cloud_run` probe: Cloud Run Admin API v2 `services.get`; the terminal condition, the
+//! reconciling flag and latest ready against latest created revision decide its status.
+
+use serde_json::Value;
+
+use super::{GoogleClient, enum_field, text};
+use crate::model::{Observation, Outcome, Status};
+
+const API: &str = "Cloud Run Admin API";
+
+/// Condition.state, in enum order.
+const CONDITION_STATES: &[&str] = &[
+    "STATE_UNSPECIFIED",
+    "CONDITION_PENDING",
+    "CONDITION_RECONCILING",
+    "CONDITION_FAILED",
+    "CONDITION_SUCCEEDED",
+];
+
+pub async fn probe(client: &GoogleClient, project: &str, location: &str, service: &str) -> Outcome {
+    let url = client.url(
+        "run.googleapis.com",
+        &format!("v2/projects/{project}/locations/{location}/services/{service}"),
+    );
+    match client.get_json(&url).await {
+        Ok(doc) => Outcome::Observed(observe(&doc)),
+        Err(e) => e.outcome(API, &format!("Cloud Run service '{service}' in {location}")),
+    }
+}
+
+fn short_revision(full: &str) -> &str {
+    full.rsplit('/').next().unwrap_or(full)
+}
+
+/// The status of one v2 Service document.
+pub fn observe(doc: &Value) -> Observation {
+    let terminal = doc.get("terminalCondition").unwrap_or(&Value::Null);
+    let state = terminal
+        .get("state")
+        .and_then(|v| enum_field(v, CONDITION_STATES))
+        .unwrap_or("STATE_UNSPECIFIED");
+    let reconciling = doc.get("reconciling").and_then(Value::as_bool).unwrap_or(false);
+    let ready = text(doc, "latestReadyRevision").map(short_revision);
+    let created = text(doc, "latestCreatedRevision").map(short_revision);
+    let message = text(terminal, "message").unwrap_or("");
+    let reason = text(terminal, "reason")
+        .or_else(|| text(terminal, "revisionReason"))
+        .unwrap_or("");
+    let detail = [reason, message]
+        .iter()
+        .filter(|s| !s.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(": ");
+
+    let (status, why) = match state {
+        "CONDITION_SUCCEEDED" if !reconciling && ready.is_some() && ready != created => (
+            Status::Degraded,
+            Some(format!(
+                "revision {} is not ready; traffic stays on {}",
+                created.unwrap_or("?"),
+                ready.unwrap_or("?")
+            )),
+        ),
+        "CONDITION_SUCCEEDED" => (Status::Up, None),
+        "CONDITION_FAILED" if ready.is_some() => (
+            Status::Degraded,
+            Some(format!(
+                "latest revision {} failed ({detail}); traffic stays on {}",
+                created.unwrap_or("?"),
+                ready.unwrap_or("?")
+            )),
+        ),
+        "CONDITION_FAILED" => (
+            Status::Down,
+            Some(if detail.is_empty() {
+                "the service failed and has no ready revision".to_string()
+            } else {
+                format!("the service failed and has no ready revision: {detail}")
+            }),
+        ),
+        "CONDITION_PENDING" | "CONDITION_RECONCILING" if ready.is_some() => (Status::Up, None),
+        "CONDITION_PENDING" | "CONDITION_RECONCILING" => (
+            Status::Degraded,
+            Some("deploying, with no ready revision yet".to_string()),
+        ),
+        other => (
+            Status::Unknown,
+            Some(format!("terminal condition state \"{other}\" says nothing about health")),
+        ),
+    };
+    let containers = doc
+        .pointer("/template/containers")
+        .and_then(Value::as_array)
+        .map(|cs| {
+            cs.iter()
+                .filter_map(|c| text(c, "name"))
+                .map(Value::from)
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let mut summary = match (reconciling, ready) {
+        (true, Some(r)) => format!("rolling out · serving {r}"),
+        (_, Some(r)) => format!("serving {r}"),
+        (_, None) => "no ready revision".to_string(),
+    };
+    if containers.len() > 1 {
+        summary.push_str(&format!(" · {} containers", containers.len()));
+    }
+    if let Some(min) = doc.pointer("/scaling/minInstanceCount").and_then(Value::as_u64) {
+        summary.push_str(&format!(" · min {min}"));
+    }
+    let mut obs = Observation::new(status, summary);
+    obs.error = why;
+    let mut put = |k: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            obs.metrics.insert(k.to_string(), v);
+        }
+    };
+    put("condition", Some(Value::from(state)));
+    put("reconciling", Some(Value::from(reconciling)));
+    put("latest_ready_revision", ready.map(Value::from));
+    put("latest_created_revision", created.map(Value::from));
+    put("containers", (!containers.is_empty()).then(|| Value::from(containers)));
+    put("min_instances", doc.pointer("/scaling/minInstanceCount").cloned());
+    put("max_instances", doc.pointer("/template/scaling/maxInstanceCount").cloned());
+    put("uri", text(doc, "uri").map(Value::from));
+    put("update_time", text(doc, "updateTime").map(Value::from));
+    put("last_modifier", text(doc, "lastModifier").map(Value::from));
+    obs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fixture(name: &str) -> Value {
+        let path = format!("{}/fixtures/api/cloudrun/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json")
+    }
+
+    #[test]
+    fn real_function_service_is_up() {
+        let obs = observe(&fixture("v2-service-gcf2-function-real.json"));
+        assert_eq!(obs.status, Status::Up, "{obs:?}");
+        assert!(obs.summary.starts_with("serving "), "{}", obs.summary);
+    }
+
+    #[test]
+    fn real_multicontainer_service_lists_its_sidecar() {
+        let obs = observe(&fixture("v2-service-multicontainer-get.json"));
+        assert_eq!(obs.metrics["containers"], json!(["hello-1", "hello-2"]));
+    }
+
+    #[test]
+    fn a_failed_revision_with_a_ready_one_is_degraded_and_without_is_down() {
+        let failed = json!({
+            "terminalCondition": {"type": "Ready", "state": "CONDITION_FAILED", "reason": "REVISION_FAILED", "message": "Container failed to start"},
+            "latestReadyRevision": "projects/p/locations/l/services/s/revisions/s-00006",
+            "latestCreatedRevision": "projects/p/locations/l/services/s/revisions/s-00007"
+        });
+        let obs = observe(&failed);
+        assert_eq!(obs.status, Status::Degraded);
+        assert_eq!(
+            obs.error.as_deref(),
+            Some("latest revision s-00007 failed (REVISION_FAILED: Container failed to start); traffic stays on s-00006")
+        );
+        let none = json!({"terminalCondition": {"state": 3}});
+        assert_eq!(observe(&none).status, Status::Down);
+    }
+}
