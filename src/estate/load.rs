@@ -169,17 +169,14 @@ fn read_estate(
         Some(read_service_raw(ctx, t, span))
     });
     top.finish(ctx, TOP_KEYS, &|key| {
-        matches!(key, "services" | "regions").then(|| {
-            format!(
-                " (write [[{}]] for each one)",
-                key.trim_end_matches('s')
-            )
-        })
+        matches!(key, "services" | "regions")
+            .then(|| format!(" (write [[{}]] for each one)", key.trim_end_matches('s')))
     });
 
     let regions = check_regions(ctx, regions);
+    check_graph(ctx, &raw_services);
     let services = resolve_services(ctx, raw_services, &regions, gcp.as_ref(), env);
-    check_graph(ctx, &services);
+    ctx.diags.sort_by_key(|d| (d.line, d.col));
 
     Some(Estate {
         source: file.to_string(),
@@ -312,9 +309,14 @@ fn read_gcp(ctx: &mut Ctx, v: &Spanned<Node>) -> Option<Gcp> {
         }
         Some(other) => {
             let span = auth_raw.as_ref().map_or(v.span(), Spanned::span);
+            let case = if ["adc", "metadata", "none"].contains(&other.to_lowercase().as_str()) {
+                " (in lower case)"
+            } else {
+                ""
+            };
             ctx.error(
                 span,
-                format!("[gcp]: key 'auth' is \"{other}\"; use \"adc\", \"metadata\" or \"none\""),
+                format!("[gcp]: key 'auth' is \"{other}\"; use \"adc\", \"metadata\" or \"none\"{case}"),
             );
             GcpAuth::Adc
         }
@@ -347,7 +349,10 @@ fn read_region(
     f.finish(
         ctx,
         &["id", "gcp_region", "project", "kube_context"],
-        &|_| None,
+        &|key| {
+            matches!(key, "location" | "region" | "gcp_location")
+                .then(|| " (the GCP region is written 'gcp_region')".to_string())
+        },
     );
     let id = id?;
     Some((
@@ -372,7 +377,10 @@ fn check_regions(
             let (line, _) = node::line_col(ctx.source, *first);
             ctx.error(
                 span,
-                format!("region id \"{}\" is declared twice (first at line {line})", r.id),
+                format!(
+                    "region id \"{}\" is declared twice (first at line {line})",
+                    r.id
+                ),
             );
             continue;
         }
@@ -406,6 +414,7 @@ struct Locator {
     project: Option<String>,
     strings: BTreeMap<&'static str, Spanned<String>>,
     thresholds: Thresholds,
+    warn_span: Option<std::ops::Range<usize>>,
     expect_status: Option<u16>,
     max_latency: Option<Duration>,
 }
@@ -437,7 +446,14 @@ fn read_service_raw(ctx: &mut Ctx, t: &Table, span: std::ops::Range<usize>) -> R
         check_id_syntax(ctx, id, "service");
     }
     let name = f.string(ctx, "name").map(Spanned::into_inner);
-    let kind_raw = f.required_string(ctx, "kind");
+    if !f.has("kind") {
+        f.missing(
+            ctx,
+            "kind",
+            &format!(" (one of: {})", Kind::ALL.map(Kind::as_str).join(", ")),
+        );
+    }
+    let kind_raw = f.string(ctx, "kind");
     let kind = kind_raw.as_ref().and_then(|k| {
         let parsed = Kind::parse(k.get_ref());
         if parsed.is_none() {
@@ -493,6 +509,7 @@ fn read_service_raw(ctx: &mut Ctx, t: &Table, span: std::ops::Range<usize>) -> R
             locator.strings.insert(key, v);
         }
     }
+    locator.warn_span = f.get("warn_depth").map(Spanned::span);
     locator.thresholds = Thresholds {
         warn_depth: f.count(ctx, "warn_depth"),
         crit_depth: f.count(ctx, "crit_depth"),
@@ -589,11 +606,19 @@ fn check_kind_keys(ctx: &mut Ctx, f: &Fields, t: &Table, kind: Kind) {
     }
 }
 
-fn read_deps(ctx: &mut Ctx, what: &str, v: &Spanned<Node>) -> Vec<(Dependency, std::ops::Range<usize>)> {
+fn read_deps(
+    ctx: &mut Ctx,
+    what: &str,
+    v: &Spanned<Node>,
+) -> Vec<(Dependency, std::ops::Range<usize>)> {
     let Node::Array(items) = v.get_ref() else {
         ctx.error(
             v.span(),
-            format!("{what}: key 'depends_on' must be an array like [{{ id = \"sql\" }}, \"vpc\"]"),
+            format!(
+                "{what}: key 'depends_on' must be an array like [{{ id = \"sql\" }}, \"vpc\"], found {} {}",
+                v.get_ref().type_name(),
+                v.get_ref().shown()
+            ),
         );
         return Vec::new();
     };
@@ -611,13 +636,16 @@ fn read_deps(ctx: &mut Ctx, what: &str, v: &Spanned<Node>) -> Vec<(Dependency, s
             Node::Table(t) => {
                 let mut f = Fields::new(t, format!("{what}, depends_on entry"), item.span());
                 let id = f.required_string(ctx, "id");
+                if let Some(id) = &id {
+                    f.what = format!("{what}, depends_on entry \"{}\"", id.get_ref());
+                }
                 let fallback = f.string(ctx, "fallback").map(Spanned::into_inner);
                 let for_span = f.get("fallback_for").map(Spanned::span);
                 let fallback_for = f.duration(ctx, "fallback_for");
                 if let (Some(span), None) = (for_span, &fallback) {
                     ctx.error(
                         span,
-                        format!("{what}: 'fallback_for' says how long a fallback holds, but this edge names no 'fallback'"),
+                        format!("{}: 'fallback_for' says how long a fallback holds, but this edge names no 'fallback'", f.what),
                     );
                 }
                 f.finish(ctx, &["id", "fallback", "fallback_for"], &|_| None);
@@ -646,8 +674,6 @@ fn read_deps(ctx: &mut Ctx, what: &str, v: &Spanned<Node>) -> Vec<(Dependency, s
 
 struct Resolved {
     service: Service,
-    span: std::ops::Range<usize>,
-    dep_spans: Vec<std::ops::Range<usize>>,
 }
 
 fn resolve_services(
@@ -668,7 +694,10 @@ fn resolve_services(
             let (line, _) = node::line_col(ctx.source, *first);
             ctx.error(
                 id.span(),
-                format!("service id \"{}\" is defined twice (first at line {line})", id.get_ref()),
+                format!(
+                    "service id \"{}\" is defined twice (first at line {line})",
+                    id.get_ref()
+                ),
             );
             continue;
         }
@@ -695,7 +724,6 @@ fn resolve_services(
         let Some(target) = resolve_target(ctx, &raw, &what, kind, region, gcp, env) else {
             continue;
         };
-        let dep_spans = raw.deps.iter().map(|(_, s)| s.clone()).collect();
         out.push(Resolved {
             service: Service {
                 id: id.get_ref().clone(),
@@ -712,8 +740,6 @@ fn resolve_services(
                 timeout: raw.timeout.unwrap_or(DEFAULT_TIMEOUT),
                 target,
             },
-            span: raw.span.clone(),
-            dep_spans,
         });
     }
     out
@@ -754,7 +780,10 @@ fn resolve_target(
             if let Some(r) = region {
                 ctx.error(
                     raw.span.clone(),
-                    format!("{what} (kind '{kind}'): its region \"{}\" has no 'gcp_region'", r.id),
+                    format!(
+                        "{what} (kind '{kind}'): its region \"{}\" has no 'gcp_region'",
+                        r.id
+                    ),
                 );
             }
         }
@@ -765,9 +794,19 @@ fn resolve_target(
     let condition = |ctx: &mut Ctx, key: &str| -> Option<String> {
         let text = s(key)?;
         if let Err(e) = Condition::parse(&text) {
+            let quoted = if text.contains('"') {
+                format!("'{text}'")
+            } else {
+                format!("\"{text}\"")
+            };
+            // Point at the offending character: past the opening quote, when the string
+            // is written on one line.
+            let span = span_of(key);
+            let at = span.start + 1 + text.chars().take(e.position).map(char::len_utf8).sum::<usize>();
+            let at = if at < span.end { at } else { span.start };
             ctx.error(
-                span_of(key),
-                format!("{what}: key '{key}' is \"{text}\", which does not parse: {e}"),
+                at..at,
+                format!("{what}: key '{key}' is {quoted}, which does not parse: {}", e.message),
             );
             bad_condition.set(true);
         }
@@ -796,7 +835,7 @@ fn resolve_target(
     if let (Some(w), Some(c)) = (th.warn_depth, th.crit_depth) {
         if w > c {
             ctx.error(
-                raw.span.clone(),
+                loc.warn_span.clone().unwrap_or_else(|| raw.span.clone()),
                 format!("{what}: warn_depth ({w}) is above crit_depth ({c})"),
             );
         }
@@ -870,7 +909,9 @@ fn resolve_target(
                 Some(other) => {
                     ctx.error(
                         span_of("format"),
-                        format!("{what}: key 'format' is \"{other}\"; use \"celery\" or \"laravel\""),
+                        format!(
+                            "{what}: key 'format' is \"{other}\"; use \"celery\" or \"laravel\""
+                        ),
                     );
                     return None;
                 }
@@ -919,19 +960,27 @@ fn resolve_target(
     (ok && !bad_condition.get()).then_some(target)
 }
 
-/// Dangling and self edges, then cycles, each reported once.
-fn check_graph(ctx: &mut Ctx, services: &[Resolved]) {
-    let index: HashMap<&str, usize> = services
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.service.id.as_str(), i))
-        .collect();
+/// Dangling and self edges, then cycles, each reported once. Runs on every service as
+/// written, so a service rejected for another reason still counts as existing.
+fn check_graph(ctx: &mut Ctx, services: &[RawService]) {
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for (i, r) in services.iter().enumerate() {
+        if let Some(id) = &r.id {
+            index.entry(id.get_ref().as_str()).or_insert(i);
+        }
+    }
     let mut edges: Vec<Vec<usize>> = vec![Vec::new(); services.len()];
     for (i, r) in services.iter().enumerate() {
+        let Some(own_id) = r.id.as_ref().map(|x| x.get_ref().as_str()) else {
+            continue;
+        };
+        if index.get(own_id) != Some(&i) {
+            continue; // a duplicate: reported where services are resolved
+        }
+        let what = format!("service \"{own_id}\"");
         let mut seen_deps: Vec<&str> = Vec::new();
-        for (dep, span) in r.service.depends_on.iter().zip(&r.dep_spans) {
-            let what = format!("service \"{}\"", r.service.id);
-            if dep.id == r.service.id {
+        for (dep, span) in &r.deps {
+            if dep.id == own_id {
                 ctx.error(span.clone(), format!("{what} depends on itself"));
                 continue;
             }
@@ -946,7 +995,7 @@ fn check_graph(ctx: &mut Ctx, services: &[Resolved]) {
             match index.get(dep.id.as_str()) {
                 Some(&j) => edges[i].push(j),
                 None => {
-                    let hint = closest(&dep.id, index.keys().copied())
+                    let hint = closest(&dep.id, index.keys().copied().filter(|k| *k != own_id))
                         .map_or_else(String::new, |c| format!(" (did you mean \"{c}\"?)"));
                     ctx.error(
                         span.clone(),
@@ -959,6 +1008,12 @@ fn check_graph(ctx: &mut Ctx, services: &[Resolved]) {
             }
         }
     }
+    let name = |i: usize| {
+        services[i]
+            .id
+            .as_ref()
+            .map_or_else(String::new, |x| x.get_ref().clone())
+    };
     // Depth-first search with colours; every back edge closes one cycle.
     let mut colour = vec![0u8; services.len()];
     let mut stack: Vec<usize> = Vec::new();
@@ -975,12 +1030,13 @@ fn check_graph(ctx: &mut Ctx, services: &[Resolved]) {
                 let names: Vec<String> = cycle
                     .iter()
                     .chain(cycle.first())
-                    .map(|&i| format!("\"{}\"", services[i].service.id))
+                    .map(|&i| format!("\"{}\"", name(i)))
                     .collect();
-                ctx.error(
-                    services[cycle[0]].span.clone(),
-                    format!("dependency cycle: {}", names.join(" → ")),
-                );
+                let span = services[cycle[0]]
+                    .id
+                    .as_ref()
+                    .map_or_else(|| services[cycle[0]].span.clone(), Spanned::span);
+                ctx.error(span, format!("dependency cycle: {}", names.join(" → ")));
             });
         }
     }
@@ -1112,9 +1168,21 @@ sev = 2
 "#
         );
         let errs = errors(&src);
-        assert!(errs.iter().any(|e| e.contains("\"zzz\", which is not a service")), "{errs:?}");
-        assert!(errs.iter().any(|e| e.contains("dependency cycle: \"a\" → \"b\" → \"a\"")), "{errs:?}");
-        assert!(errs.iter().any(|e| e.contains("service id \"a\" is defined twice (first at line")), "{errs:?}");
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("\"zzz\", which is not a service")),
+            "{errs:?}"
+        );
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("dependency cycle: \"a\" → \"b\" → \"a\"")),
+            "{errs:?}"
+        );
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("service id \"a\" is defined twice (first at line")),
+            "{errs:?}"
+        );
     }
 
     #[test]
@@ -1130,7 +1198,11 @@ sev = 3
 "#;
         let (_, warnings) = from_str_with_env(src, "e.toml", &no_env).expect("valid");
         assert_eq!(warnings.len(), 1);
-        assert!(warnings[0].to_string().contains("\"OPSDECK_TEST_SURELY_UNSET\""));
+        assert!(
+            warnings[0]
+                .to_string()
+                .contains("\"OPSDECK_TEST_SURELY_UNSET\"")
+        );
     }
 
     #[test]

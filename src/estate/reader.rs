@@ -200,14 +200,21 @@ impl<'t> Fields<'t> {
     }
 
     /// Reports every key that was not read, with the closest known key as a hint.
-    pub fn finish(self, ctx: &mut Ctx, known: &[&str], extra_hint: &dyn Fn(&str) -> Option<String>) {
+    pub fn finish(
+        self,
+        ctx: &mut Ctx,
+        known: &[&str],
+        extra_hint: &dyn Fn(&str) -> Option<String>,
+    ) {
         for key in self.table.keys() {
             let name = key.get_ref().as_str();
             if self.used.contains(name) {
                 continue;
             }
             let hint = extra_hint(name)
-                .or_else(|| closest(name, known.iter().copied()).map(|k| format!(" (did you mean '{k}'?)")))
+                .or_else(|| {
+                    closest(name, known.iter().copied()).map(|k| format!(" (did you mean '{k}'?)"))
+                })
                 .unwrap_or_default();
             ctx.error(
                 key.span(),
@@ -218,7 +225,10 @@ impl<'t> Fields<'t> {
 }
 
 /// The candidate closest to `word` by edit distance, if it is close enough to be a typo.
-pub(crate) fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(1);
     candidates
         .map(|c| (edit_distance(word, c), c))

@@ -71,7 +71,10 @@ mod tests {
     #[test]
     fn sev_one_is_the_worst() {
         assert!(Sev::ONE > Sev::TWO);
-        assert_eq!([Sev::THREE, Sev::ONE, Sev::FOUR].iter().max(), Some(&Sev::ONE));
+        assert_eq!(
+            [Sev::THREE, Sev::ONE, Sev::FOUR].iter().max(),
+            Some(&Sev::ONE)
+        );
         assert_eq!(Sev::ONE.least(Sev::THREE), Sev::THREE);
     }
 
