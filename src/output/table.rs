@@ -97,7 +97,7 @@ fn clip(s: &str) -> String {
         let cut: String = clean.chars().take(MAX_CELL - 1).collect();
         format!("{cut}…")
     } else {
-        clean
+        clean.into_owned()
     }
 }
 
@@ -132,6 +132,6 @@ fn row(snapshot: &Snapshot, s: &ServiceView) -> [String; 7] {
         clip(s.region.as_deref().unwrap_or("-")),
         clip(&impacted),
         clip(&fallback),
-        sanitize(&summary),
+        sanitize(&summary).into_owned(),
     ]
 }
