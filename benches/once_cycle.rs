@@ -12,10 +12,14 @@ use opsdeck::{estate, once, sim};
 /// simulator serves.
 fn generated_estate(n: usize) -> String {
     let regions = ["europe-west1", "us-central1", "africa-south1"];
-    let mut s = String::from("name = \"bench\"\nenvironment = \"prod\"\n[gcp]\nproject = \"bench-a\"\n");
+    let mut s =
+        String::from("name = \"bench\"\nenvironment = \"prod\"\n[gcp]\nproject = \"bench-a\"\n");
     for (i, r) in regions.iter().enumerate() {
         let project = if i == 2 { "bench-b" } else { "bench-a" };
-        let _ = write!(s, "[[region]]\nid = \"r{i}\"\ngcp_region = \"{r}\"\nproject = \"{project}\"\n");
+        let _ = write!(
+            s,
+            "[[region]]\nid = \"r{i}\"\ngcp_region = \"{r}\"\nproject = \"{project}\"\n"
+        );
     }
     for i in 0..n {
         let region = i % 3;
@@ -30,7 +34,11 @@ fn generated_estate(n: usize) -> String {
         } else {
             String::new()
         };
-        let _ = write!(s, "[[service]]\nid = \"s{i}\"\nregion = \"r{region}\"\nsev = {}\n{body}\n{deps}", 1 + i % 4);
+        let _ = write!(
+            s,
+            "[[service]]\nid = \"s{i}\"\nregion = \"r{region}\"\nsev = {}\n{body}\n{deps}",
+            1 + i % 4
+        );
     }
     s
 }
@@ -46,7 +54,8 @@ fn main() {
         .build()
         .expect("runtime");
     let text = generated_estate(n);
-    let (estate, _) = estate::from_str_with_env(&text, "bench.toml", &|_| None).expect("valid estate");
+    let (estate, _) =
+        estate::from_str_with_env(&text, "bench.toml", &|_| None).expect("valid estate");
     rt.block_on(async {
         let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         let handle = sim::start(&estate, None, listen).await.expect("simulator");

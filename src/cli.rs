@@ -75,7 +75,8 @@ pub enum Command {
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|_| format!("\"{s}\" is not a duration; write it with a unit, like \"10s\""))
+    humantime::parse_duration(s)
+        .map_err(|_| format!("\"{s}\" is not a duration; write it with a unit, like \"10s\""))
 }
 
 impl Cli {

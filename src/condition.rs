@@ -95,7 +95,8 @@ impl Condition {
     pub fn explain(&self, doc: &Value) -> String {
         let mut parts = Vec::new();
         collect_paths(&self.expr, &mut |path| {
-            let shown = resolve(doc, path).map_or_else(|| "missing".to_string(), |v| v.to_string());
+            let shown =
+                resolve(doc, path).map_or_else(|| "missing".to_string(), ToString::to_string);
             let name = path_name(path);
             let line = format!("{name} is {shown}");
             if !parts.contains(&line) {
@@ -325,9 +326,13 @@ fn lex(src: &str) -> Result<Vec<(usize, Tok)>, ParseError> {
             '>' => out.push((start, Tok::Op(Op::Gt))),
             '!' => out.push((start, Tok::Not)),
             '=' => return Err(err(start, "a single '=' (compare with '==')")),
-            c if c.is_ascii_digit() || (c == '-' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) => {
+            c if c.is_ascii_digit()
+                || (c == '-' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) =>
+            {
                 let mut j = i + 1;
-                while j < chars.len() && (chars[j].is_ascii_digit() || chars[j] == '.' || chars[j] == '_') {
+                while j < chars.len()
+                    && (chars[j].is_ascii_digit() || chars[j] == '.' || chars[j] == '_')
+                {
                     j += 1;
                 }
                 let text: String = chars[i..j].iter().filter(|c| **c != '_').collect();

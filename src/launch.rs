@@ -31,9 +31,8 @@ fn load_estate(cli: &Cli) -> Result<(Estate, Vec<Diagnostic>), String> {
     let env = std::env::var_os("OPSDECK_ESTATE").map(std::path::PathBuf::from);
     match estate::locate(cli.global.estate.as_deref(), env) {
         Some((path, _)) => estate::load_file(&path).map_err(|e| e.to_string()),
-        None if cli.global.demo => {
-            estate::from_str(estate::DEMO_ESTATE, "<built-in demo estate>").map_err(|e| e.to_string())
-        }
+        None if cli.global.demo => estate::from_str(estate::DEMO_ESTATE, "<built-in demo estate>")
+            .map_err(|e| e.to_string()),
         None => Err(format!(
             "no estate file: pass --estate FILE, set $OPSDECK_ESTATE, or write {}; or try `opsdeck --demo` to see the console on the built-in demo",
             estate::default_location().map_or_else(
@@ -66,11 +65,19 @@ async fn prepare(cli: &Cli) -> Result<(Arc<Estate>, Vec<Diagnostic>, Option<SimH
     let (estate, warnings) = load_estate(cli)?;
     if !cli.global.demo {
         if cli.global.scenario.is_some() {
-            return Err("--scenario needs --demo (or the sim subcommand): scenarios run on the simulator".to_string());
+            return Err(
+                "--scenario needs --demo (or the sim subcommand): scenarios run on the simulator"
+                    .to_string(),
+            );
         }
         return Ok((Arc::new(estate), warnings, None));
     }
-    let scenario = cli.global.scenario.as_deref().map(load_scenario).transpose()?;
+    let scenario = cli
+        .global
+        .scenario
+        .as_deref()
+        .map(load_scenario)
+        .transpose()?;
     let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     let sim = sim::start(&estate, scenario, listen)
         .await
@@ -116,7 +123,10 @@ async fn run_once(cli: &Cli) -> u8 {
     let snapshot = result.model.snapshot(chrono::Utc::now());
     let warning_lines: Vec<String> = warnings.iter().map(ToString::to_string).collect();
     match cli.once_format() {
-        Format::Json => println!("{}", output::to_json(&snapshot, result.timed_out, &warning_lines)),
+        Format::Json => println!(
+            "{}",
+            output::to_json(&snapshot, result.timed_out, &warning_lines)
+        ),
         Format::Table => print!("{}", output::to_table(&snapshot, result.timed_out)),
     }
     if result.timed_out {
@@ -176,7 +186,13 @@ async fn serve_sim(cli: &Cli, listen: SocketAddr) -> u8 {
             return 1;
         }
     };
-    let scenario = match cli.global.scenario.as_deref().map(load_scenario).transpose() {
+    let scenario = match cli
+        .global
+        .scenario
+        .as_deref()
+        .map(load_scenario)
+        .transpose()
+    {
         Ok(s) => s,
         Err(e) => {
             eprintln!("opsdeck: {e}");
@@ -195,9 +211,13 @@ async fn serve_sim(cli: &Cli, listen: SocketAddr) -> u8 {
     println!("  Google APIs (Cloud SQL, Cloud Run v2, Memorystore, generic resources): {base}/");
     println!("  metadata server (tokens): {base}/computeMetadata/v1/");
     println!("  HTTP health endpoints: {base}/http/<service id>/");
-    println!("Point an estate at it with:  [gcp] endpoint = \"{base}\"  metadata_endpoint = \"{base}\"");
+    println!(
+        "Point an estate at it with:  [gcp] endpoint = \"{base}\"  metadata_endpoint = \"{base}\""
+    );
     println!("Point gcloud at it with:");
-    println!("  export CLOUDSDK_API_ENDPOINT_OVERRIDES_SQL={base}/ CLOUDSDK_API_ENDPOINT_OVERRIDES_REDIS={base}/");
+    println!(
+        "  export CLOUDSDK_API_ENDPOINT_OVERRIDES_SQL={base}/ CLOUDSDK_API_ENDPOINT_OVERRIDES_REDIS={base}/"
+    );
     println!("  export CLOUDSDK_AUTH_ACCESS_TOKEN=sim-token CLOUDSDK_CORE_PROJECT=<project>");
     println!("Ctrl-C stops it.");
     let _ = tokio::signal::ctrl_c().await;

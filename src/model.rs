@@ -13,9 +13,7 @@ use chrono::{DateTime, Utc};
 
 pub use impact::{ActiveFallback, Impact, Own};
 pub use observation::{Observation, Outcome, ProbeReport, QueueFigures, Status};
-pub use snapshot::{
-    Counts, EventView, Overall, QueueView, RegionView, ServiceView, Snapshot,
-};
+pub use snapshot::{Counts, EventView, Overall, QueueView, RegionView, ServiceView, Snapshot};
 
 use crate::estate::Estate;
 
@@ -91,9 +89,7 @@ impl Model {
 
     /// Applies one report; returns the event it caused, if any.
     pub fn apply(&mut self, report: ProbeReport) -> Option<Event> {
-        let Some(state) = self.states.get_mut(report.service) else {
-            return None;
-        };
+        let state = self.states.get_mut(report.service)?;
         self.generation += 1;
         let previous = state.observation.as_ref().map(|o| o.status);
         let event = match report.outcome {

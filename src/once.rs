@@ -40,7 +40,11 @@ pub async fn poll_with<P: Prober>(
         let limit = estate.services[i].timeout;
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            (i, probe_guarded(prober.as_ref(), i, limit).await, Utc::now())
+            (
+                i,
+                probe_guarded(prober.as_ref(), i, limit).await,
+                Utc::now(),
+            )
         });
     }
     let mut answered = vec![false; estate.services.len()];

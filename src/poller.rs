@@ -102,7 +102,9 @@ pub fn next_delay(interval: Duration, outcome: &Outcome, failures: u32) -> Durat
 
 fn backoff(interval: Duration, failures: u32) -> Duration {
     let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(10));
-    interval.saturating_mul(factor).min(MAX_BACKOFF.max(interval))
+    interval
+        .saturating_mul(factor)
+        .min(MAX_BACKOFF.max(interval))
 }
 
 /// Up to ±10 % of the interval, so services with the same interval spread out.
@@ -111,7 +113,9 @@ fn jitter(interval: Duration) -> Duration {
     if tenth.is_zero() {
         return Duration::ZERO;
     }
-    Duration::from_nanos(fastrand::u64(0..=u64::try_from(tenth.as_nanos()).unwrap_or(u64::MAX)))
+    Duration::from_nanos(fastrand::u64(
+        0..=u64::try_from(tenth.as_nanos()).unwrap_or(u64::MAX),
+    ))
 }
 
 /// Runs the poller until the report receiver is dropped. Every service is probed at once on

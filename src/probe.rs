@@ -55,7 +55,10 @@ fn timed_out(service: &Service, limit: Duration) -> Outcome {
     let after = humantime::format_duration(limit);
     if service.kind.is_google() {
         Outcome::Failed {
-            error: format!("{} did not answer within {after}", gcp::api_name(service.kind)),
+            error: format!(
+                "{} did not answer within {after}",
+                gcp::api_name(service.kind)
+            ),
             retry_after: None,
         }
     } else {

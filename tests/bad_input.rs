@@ -68,13 +68,10 @@ async fn each_bad_endpoint_gets_its_own_sentence_and_the_rest_is_reported() {
     let hang = server(None).await;
     let gone = refused().await;
     let src = format!(
-        "name = \"t\"\n{}{}{}{}",
+        "name = \"t\"\n{}{}{}[[service]]\nid = \"checked\"\nkind = \"http\"\nurl = \"{ok}/healthz\"\nup_when = 'status == \"degraded\"'\nsev = 3\n",
         http("fine", &ok),
         http("hung", &hang),
         http("refused", &gone),
-        format!(
-            "[[service]]\nid = \"checked\"\nkind = \"http\"\nurl = \"{ok}/healthz\"\nup_when = 'status == \"degraded\"'\nsev = 3\n"
-        ),
     );
     let (e, _) = estate::from_str_with_env(&src, "t.toml", &|_| None).expect("valid");
     let result = once::poll(Arc::new(e), Duration::from_secs(10)).await;

@@ -9,7 +9,9 @@ use opsdeck::estate::{self, Estate};
 use opsdeck::model::{Model, Observation, Outcome, Overall, ProbeReport, Snapshot, Status};
 
 fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 22, 3, 12, 0).single().expect("valid time")
+    Utc.with_ymd_and_hms(2026, 11, 22, 3, 12, 0)
+        .single()
+        .expect("valid time")
 }
 
 fn estate(services: &str) -> Arc<Estate> {
@@ -57,7 +59,11 @@ fn all_up_is_ok_with_no_sev() {
     assert_eq!(s.status, Overall::Ok);
     assert_eq!(s.exit_code, 0);
     assert_eq!(s.worst_sev, None);
-    assert!(s.services.iter().all(|v| v.sev.is_none() && v.impacted_by.is_empty()));
+    assert!(
+        s.services
+            .iter()
+            .all(|v| v.sev.is_none() && v.impacted_by.is_empty())
+    );
 }
 
 #[test]
@@ -65,7 +71,11 @@ fn down_takes_declared_sev_and_degraded_one_milder() {
     let e = estate(&(http("a", 1, "") + &http("b", 2, "") + &http("c", 4, "")));
     let s = model_with(
         &e,
-        &[("a", Status::Degraded), ("b", Status::Down), ("c", Status::Degraded)],
+        &[
+            ("a", Status::Degraded),
+            ("b", Status::Down),
+            ("c", Status::Degraded),
+        ],
         t0(),
     )
     .snapshot(t0());
@@ -86,7 +96,11 @@ fn a_chain_without_fallbacks_is_impacted_by_the_root_only() {
     assert_eq!(api.state_word(), "impacted");
     assert_eq!(api.impacted_by, vec!["db"]);
     assert_eq!(api.sev, Some(1), "no fallback: its own declared SEV");
-    assert_eq!(web.impacted_by, vec!["db"], "root cause, not the middle of the chain");
+    assert_eq!(
+        web.impacted_by,
+        vec!["db"],
+        "root cause, not the middle of the chain"
+    );
     assert_eq!(web.sev, Some(3));
     assert_eq!(view(&s, "db").blast_radius, vec!["api", "web"]);
     assert_eq!(s.worst_sev, Some(1));
@@ -99,7 +113,11 @@ fn a_chain_without_fallbacks_is_impacted_by_the_root_only() {
 fn a_fallback_limps_at_the_root_cause_sev_and_stops_the_chain() {
     let e = estate(
         &(http("cache", 3, "")
-            + &http("api", 1, "{ id = \"cache\", fallback = \"in-memory rate limit\" }")
+            + &http(
+                "api",
+                1,
+                "{ id = \"cache\", fallback = \"in-memory rate limit\" }",
+            )
             + &http("web", 2, "\"api\"")),
     );
     let s = model_with(&e, &[("cache", Status::Down)], t0()).snapshot(t0());
@@ -109,14 +127,19 @@ fn a_fallback_limps_at_the_root_cause_sev_and_stops_the_chain() {
     assert_eq!(api.fallback.as_deref(), Some("in-memory rate limit"));
     assert!(!api.failing);
     let web = view(&s, "web");
-    assert!(web.impacted_by.is_empty(), "a limping service still serves its dependents");
+    assert!(
+        web.impacted_by.is_empty(),
+        "a limping service still serves its dependents"
+    );
     assert_eq!(web.sev, None);
     assert_eq!(s.status, Overall::Warning);
 }
 
 #[test]
 fn a_fallback_never_makes_it_worse_than_its_own_sev() {
-    let e = estate(&(http("kms", 1, "") + &http("batch", 3, "{ id = \"kms\", fallback = \"retry later\" }")));
+    let e = estate(
+        &(http("kms", 1, "") + &http("batch", 3, "{ id = \"kms\", fallback = \"retry later\" }")),
+    );
     let s = model_with(&e, &[("kms", Status::Down)], t0()).snapshot(t0());
     assert_eq!(view(&s, "batch").sev, Some(3));
 }
@@ -134,12 +157,20 @@ fn a_time_limited_fallback_counts_down_then_runs_out() {
     let m = model_with(&e, &[("kms", Status::Down)], t0());
     let early = m.snapshot(t0() + Duration::from_secs(180));
     let api = view(&early, "api");
-    assert_eq!(api.sev, Some(2), "while the cached key holds: the root cause's SEV");
+    assert_eq!(
+        api.sev,
+        Some(2),
+        "while the cached key holds: the root cause's SEV"
+    );
     assert_eq!(api.fallback_left_s, Some(420));
     assert!(!api.failing);
     let late = m.snapshot(t0() + Duration::from_secs(601));
     let api = view(&late, "api");
-    assert_eq!(api.sev, Some(1), "the fallback ran out: cut off, its own SEV");
+    assert_eq!(
+        api.sev,
+        Some(1),
+        "the fallback ran out: cut off, its own SEV"
+    );
     assert!(api.failing);
     assert_eq!(api.fallback_left_s, None);
     assert_eq!(api.impacted_by, vec!["kms"]);
@@ -161,7 +192,11 @@ fn a_diamond_names_the_root_once_and_the_worst_edge_wins() {
     let s = model_with(&e, &[("base", Status::Down)], t0()).snapshot(t0());
     let top = view(&s, "top");
     assert_eq!(top.impacted_by, vec!["base"], "one root, named once");
-    assert_eq!(top.sev, Some(1), "through left (no fallback) top cannot serve");
+    assert_eq!(
+        top.sev,
+        Some(1),
+        "through left (no fallback) top cannot serve"
+    );
     assert!(view(&s, "left").failing);
     assert!(!view(&s, "right").failing);
     assert_eq!(view(&s, "base").blast_radius, vec!["left", "right", "top"]);
@@ -180,7 +215,11 @@ fn unknown_sev_one_is_nagios_unknown_unless_something_is_critical() {
     let s = model_with(&e, &[("a", Status::Unknown)], t0()).snapshot(t0());
     assert_eq!(s.status, Overall::Unknown);
     assert_eq!(s.exit_code, 3);
-    assert_eq!(view(&s, "a").sev, Some(1), "an unknown service keeps its declared SEV");
+    assert_eq!(
+        view(&s, "a").sev,
+        Some(1),
+        "an unknown service keeps its declared SEV"
+    );
     let s = model_with(&e, &[("a", Status::Unknown), ("b", Status::Down)], t0()).snapshot(t0());
     assert_eq!(s.status, Overall::Critical);
     let s = model_with(&e, &[("c", Status::Unknown)], t0()).snapshot(t0());
@@ -205,7 +244,11 @@ fn a_failed_refresh_keeps_the_last_value_and_marks_it_stale() {
     assert!(a.stale, "but it is stale, never shown as fresh up");
     assert_eq!(a.stale_since, Some(t0()));
     assert!(a.error.as_deref().is_some_and(|e| e.contains("429")));
-    assert_eq!(s.status, Overall::Unknown, "a stale SEV2 cannot be vouched for");
+    assert_eq!(
+        s.status,
+        Overall::Unknown,
+        "a stale SEV2 cannot be vouched for"
+    );
 }
 
 #[test]
@@ -240,7 +283,11 @@ fn transitions_are_recorded_as_events() {
         outcome: Outcome::Observed(Observation::down("connection refused")),
     });
     let events: Vec<_> = m.events().collect();
-    assert_eq!(events.len(), 2, "first sight and up→down; a repeat is not an event");
+    assert_eq!(
+        events.len(),
+        2,
+        "first sight and up→down; a repeat is not an event"
+    );
     assert_eq!(events[1].from, Some(Status::Up));
     assert_eq!(events[1].to, Status::Down);
     assert_eq!(events[1].text, "connection refused");
@@ -256,6 +303,12 @@ fn region_roll_up_counts_and_worst_sev() {
     let s = model_with(&e, &[("a", Status::Down)], t0()).snapshot(t0());
     let eu = &s.regions[0];
     let us = &s.regions[1];
-    assert_eq!((eu.id.as_str(), eu.counts.down, eu.worst_sev), ("eu", 1, Some(1)));
-    assert_eq!((us.id.as_str(), us.counts.impacted, us.worst_sev), ("us", 1, Some(3)));
+    assert_eq!(
+        (eu.id.as_str(), eu.counts.down, eu.worst_sev),
+        ("eu", 1, Some(1))
+    );
+    assert_eq!(
+        (us.id.as_str(), us.counts.impacted, us.worst_sev),
+        ("us", 1, Some(3))
+    );
 }

@@ -20,7 +20,11 @@ fn estate() -> Arc<Estate> {
             "[[service]]\nid = \"{id}\"\nkind = \"http\"\nurl = \"http://x/\"\nsev = 2\ninterval = \"30s\"\ntimeout = \"5s\"\n"
         ));
     }
-    Arc::new(estate::from_str_with_env(&src, "t.toml", &|_| None).expect("valid").0)
+    Arc::new(
+        estate::from_str_with_env(&src, "t.toml", &|_| None)
+            .expect("valid")
+            .0,
+    )
 }
 
 #[derive(Default)]
@@ -47,7 +51,7 @@ impl Prober for Fake {
         }
         // Counts down even when the poller drops a hung probe.
         let _guard = InFlight(self, service);
-        let outcome = match service {
+        match service {
             0 => std::future::pending().await,
             1 if n <= 3 => Outcome::Failed {
                 error: "503 UNAVAILABLE".into(),
@@ -61,8 +65,7 @@ impl Prober for Fake {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 Outcome::Observed(Observation::new(Status::Up, "fine"))
             }
-        };
-        outcome
+        }
     }
 }
 
@@ -70,7 +73,13 @@ struct InFlight<'a>(&'a Fake, usize);
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        *self.0.in_flight.lock().expect("lock").entry(self.1).or_default() -= 1;
+        *self
+            .0
+            .in_flight
+            .lock()
+            .expect("lock")
+            .entry(self.1)
+            .or_default() -= 1;
     }
 }
 
@@ -107,27 +116,68 @@ async fn hung_failing_and_recovering_probes() {
 
     // The healthy service is not held up by the hung one: about every 30 s (±10 % jitter).
     let fine: Vec<Instant> = of(2).map(|(t, _)| *t).collect();
-    assert!(fine[0] - start < Duration::from_secs(1), "first probe at once");
+    assert!(
+        fine[0] - start < Duration::from_secs(1),
+        "first probe at once"
+    );
     assert!(fine.len() >= 17, "{} probes in 10 minutes", fine.len());
     for g in gaps(&fine) {
-        assert!(g >= Duration::from_secs(30) && g <= Duration::from_secs(34), "{g:?}");
+        assert!(
+            g >= Duration::from_secs(30) && g <= Duration::from_secs(34),
+            "{g:?}"
+        );
     }
 
     // The failing service backs off exponentially, then recovers and returns to its interval.
-    let calls = fake.calls.lock().expect("lock").get(&1).cloned().expect("calls");
+    let calls = fake
+        .calls
+        .lock()
+        .expect("lock")
+        .get(&1)
+        .cloned()
+        .expect("calls");
     let g = gaps(&calls);
-    assert!(g[0] >= Duration::from_secs(30) && g[0] < Duration::from_secs(34), "{:?}", g[0]);
-    assert!(g[1] >= Duration::from_secs(60) && g[1] < Duration::from_secs(64), "{:?}", g[1]);
-    assert!(g[2] >= Duration::from_secs(120) && g[2] < Duration::from_secs(124), "{:?}", g[2]);
-    assert!(g[3] >= Duration::from_secs(30) && g[3] < Duration::from_secs(34), "back to the interval after recovery: {:?}", g[3]);
+    assert!(
+        g[0] >= Duration::from_secs(30) && g[0] < Duration::from_secs(34),
+        "{:?}",
+        g[0]
+    );
+    assert!(
+        g[1] >= Duration::from_secs(60) && g[1] < Duration::from_secs(64),
+        "{:?}",
+        g[1]
+    );
+    assert!(
+        g[2] >= Duration::from_secs(120) && g[2] < Duration::from_secs(124),
+        "{:?}",
+        g[2]
+    );
+    assert!(
+        g[3] >= Duration::from_secs(30) && g[3] < Duration::from_secs(34),
+        "back to the interval after recovery: {:?}",
+        g[3]
+    );
     let flaky: Vec<_> = of(1).collect();
-    assert!(matches!(flaky[3].1.outcome, Outcome::Observed(_)), "recovered on the fourth try");
+    assert!(
+        matches!(flaky[3].1.outcome, Outcome::Observed(_)),
+        "recovered on the fourth try"
+    );
 
     // A 429 with RetryInfo waits at least the delay the API asked for.
-    let calls = fake.calls.lock().expect("lock").get(&3).cloned().expect("calls");
+    let calls = fake
+        .calls
+        .lock()
+        .expect("lock")
+        .get(&3)
+        .cloned()
+        .expect("calls");
     assert!(calls[1] - calls[0] >= Duration::from_secs(120));
 
-    assert_eq!(*fake.max_in_flight.lock().expect("lock"), 1, "never two probes in flight for one service");
+    assert_eq!(
+        *fake.max_in_flight.lock().expect("lock"),
+        1,
+        "never two probes in flight for one service"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -153,6 +203,9 @@ async fn refresh_now_probes_again_without_waiting_for_the_interval() {
             break;
         }
     }
-    assert!(Instant::now() - asked < Duration::from_secs(1), "refreshed at once, not after 30 s");
+    assert!(
+        Instant::now() - asked < Duration::from_secs(1),
+        "refreshed at once, not after 30 s"
+    );
     task.abort();
 }

@@ -316,7 +316,9 @@ fn read_gcp(ctx: &mut Ctx, v: &Spanned<Node>) -> Option<Gcp> {
             };
             ctx.error(
                 span,
-                format!("[gcp]: key 'auth' is \"{other}\"; use \"adc\", \"metadata\" or \"none\"{case}"),
+                format!(
+                    "[gcp]: key 'auth' is \"{other}\"; use \"adc\", \"metadata\" or \"none\"{case}"
+                ),
             );
             GcpAuth::Adc
         }
@@ -776,16 +778,16 @@ fn resolve_target(
     };
     let location = |ctx: &mut Ctx| -> Option<String> {
         let loc = region.and_then(|r| r.gcp_region.clone());
-        if loc.is_none() {
-            if let Some(r) = region {
-                ctx.error(
-                    raw.span.clone(),
-                    format!(
-                        "{what} (kind '{kind}'): its region \"{}\" has no 'gcp_region'",
-                        r.id
-                    ),
-                );
-            }
+        if loc.is_none()
+            && let Some(r) = region
+        {
+            ctx.error(
+                raw.span.clone(),
+                format!(
+                    "{what} (kind '{kind}'): its region \"{}\" has no 'gcp_region'",
+                    r.id
+                ),
+            );
         }
         loc
     };
@@ -802,43 +804,52 @@ fn resolve_target(
             // Point at the offending character: past the opening quote, when the string
             // is written on one line.
             let span = span_of(key);
-            let at = span.start + 1 + text.chars().take(e.position).map(char::len_utf8).sum::<usize>();
+            let at = span.start
+                + 1
+                + text
+                    .chars()
+                    .take(e.position)
+                    .map(char::len_utf8)
+                    .sum::<usize>();
             let at = if at < span.end { at } else { span.start };
             ctx.error(
                 at..at,
-                format!("{what}: key '{key}' is {quoted}, which does not parse: {}", e.message),
+                format!(
+                    "{what}: key '{key}' is {quoted}, which does not parse: {}",
+                    e.message
+                ),
             );
             bad_condition.set(true);
         }
         Some(text)
     };
 
-    if let Some(var) = s("password_env") {
-        if env(&var).is_none() {
-            ctx.warning(
+    if let Some(var) = s("password_env")
+        && env(&var).is_none()
+    {
+        ctx.warning(
                 span_of("password_env"),
                 format!("{what}: environment variable \"{var}\" (password_env) is not set; the probe will report it"),
             );
-        }
     }
     let url = s("url");
-    if let Some(u) = &url {
-        if !u.contains("://") {
-            ctx.error(
+    if let Some(u) = &url
+        && !u.contains("://")
+    {
+        ctx.error(
                 span_of("url"),
                 format!("{what}: key 'url' is \"{u}\", which has no scheme (like \"https://\" or \"redis://\")"),
             );
-            ok = false;
-        }
+        ok = false;
     }
     let th = loc.thresholds;
-    if let (Some(w), Some(c)) = (th.warn_depth, th.crit_depth) {
-        if w > c {
-            ctx.error(
-                loc.warn_span.clone().unwrap_or_else(|| raw.span.clone()),
-                format!("{what}: warn_depth ({w}) is above crit_depth ({c})"),
-            );
-        }
+    if let (Some(w), Some(c)) = (th.warn_depth, th.crit_depth)
+        && w > c
+    {
+        ctx.error(
+            loc.warn_span.clone().unwrap_or_else(|| raw.span.clone()),
+            format!("{what}: warn_depth ({w}) is above crit_depth ({c})"),
+        );
     }
 
     let target = match kind {

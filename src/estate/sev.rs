@@ -26,11 +26,13 @@ impl Sev {
     }
 
     /// One step less severe, never past SEV 4 (a degraded service's SEV).
+    #[must_use]
     pub fn milder(self) -> Sev {
         Sev((self.0 + 1).min(4))
     }
 
     /// The less severe of two.
+    #[must_use]
     pub fn least(self, other: Sev) -> Sev {
         self.min(other)
     }

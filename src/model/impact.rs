@@ -142,20 +142,23 @@ fn visit(
             .filter_map(|&r| out[r].as_ref().and_then(|x| x.sev))
             .max()
             .unwrap_or(estate.services[d].sev);
-        let holding = edge.fallback.as_ref().and_then(|text| match edge.fallback_for {
-            None => Some((text, None)),
-            Some(limit) => {
-                let elapsed = since.map_or(Duration::ZERO, |s| {
-                    (now - s).to_std().unwrap_or(Duration::ZERO)
-                });
-                if elapsed < limit {
-                    Some((text, Some(limit - elapsed)))
-                } else {
-                    imp.expired_fallbacks.push(text.clone());
-                    None
+        let holding = edge
+            .fallback
+            .as_ref()
+            .and_then(|text| match edge.fallback_for {
+                None => Some((text, None)),
+                Some(limit) => {
+                    let elapsed = since.map_or(Duration::ZERO, |s| {
+                        (now - s).to_std().unwrap_or(Duration::ZERO)
+                    });
+                    if elapsed < limit {
+                        Some((text, Some(limit.saturating_sub(elapsed))))
+                    } else {
+                        imp.expired_fallbacks.push(text.clone());
+                        None
+                    }
                 }
-            }
-        });
+            });
         let candidate = if let Some((text, left)) = holding {
             imp.fallbacks.push(ActiveFallback {
                 text: text.clone(),
@@ -175,12 +178,7 @@ fn visit(
         }
     }
     // Worst root first, then estate order.
-    roots.sort_by_key(|&r| {
-        (
-            std::cmp::Reverse(out[r].as_ref().and_then(|x| x.sev)),
-            r,
-        )
-    });
+    roots.sort_by_key(|&r| (std::cmp::Reverse(out[r].as_ref().and_then(|x| x.sev)), r));
     imp.impacted_by = roots;
     imp.fallbacks
         .sort_by_key(|f| f.left.unwrap_or(Duration::MAX));

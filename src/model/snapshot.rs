@@ -236,9 +236,9 @@ pub(super) fn build(
             let obs = st.observation.as_ref();
             let status = own[i].status;
             let pending = obs.is_none() && st.failure.is_none();
-            let too_old = st.observed_at.is_some_and(|at| {
-                (now - at).to_std().unwrap_or(Duration::ZERO) > svc.interval * 3
-            });
+            let too_old = st
+                .observed_at
+                .is_some_and(|at| (now - at).to_std().unwrap_or(Duration::ZERO) > svc.interval * 3);
             let stale = st.failure.is_some() || too_old;
             let stale_since = if stale {
                 st.observed_at.or(st.failing_since)
@@ -319,7 +319,10 @@ pub(super) fn build(
             let mut worst_sev = None::<u8>;
             let mut worst = Status::Up;
             let mut n = 0;
-            for s in services.iter().filter(|s| s.region.as_deref() == Some(&r.id)) {
+            for s in services
+                .iter()
+                .filter(|s| s.region.as_deref() == Some(&r.id))
+            {
                 n += 1;
                 counts.add(s);
                 if s.status != Status::Up || s.is_impacted() {
@@ -397,9 +400,8 @@ fn order_key(s: &ServiceView) -> (u8, u8, u8, String) {
 /// The Nagios verdict (architecture.md): critical for any known SEV 1–2, unknown for a SEV 1–2
 /// service opsdeck cannot vouch for while nothing is critical, warning for anything else amiss.
 fn overall(services: &[ServiceView]) -> Overall {
-    let known_problem = |s: &&ServiceView| {
-        matches!(s.status, Status::Down | Status::Degraded) || s.is_impacted()
-    };
+    let known_problem =
+        |s: &&ServiceView| matches!(s.status, Status::Down | Status::Degraded) || s.is_impacted();
     if services
         .iter()
         .filter(known_problem)
@@ -413,7 +415,10 @@ fn overall(services: &[ServiceView]) -> Overall {
     {
         return Overall::Unknown;
     }
-    if services.iter().any(|s| known_problem(&s) || s.is_uncertain()) {
+    if services
+        .iter()
+        .any(|s| known_problem(&s) || s.is_uncertain())
+    {
         return Overall::Warning;
     }
     Overall::Ok

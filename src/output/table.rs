@@ -59,11 +59,7 @@ pub fn to_table(snapshot: &Snapshot, timed_out: bool) -> String {
         "FALLBACK",
         "SUMMARY",
     ];
-    let rows: Vec<[String; 7]> = snapshot
-        .services
-        .iter()
-        .map(|s| row(snapshot, s))
-        .collect();
+    let rows: Vec<[String; 7]> = snapshot.services.iter().map(|s| row(snapshot, s)).collect();
     let mut widths = header.map(|h| h.chars().count());
     for r in &rows {
         for (w, cell) in widths.iter_mut().zip(r.iter()) {
@@ -116,9 +112,14 @@ fn row(snapshot: &Snapshot, s: &ServiceView) -> [String; 7] {
     };
     let fallback = match (&s.fallback, s.fallback_left_s) {
         (Some(f), Some(left)) if s.is_impacted() => {
-            format!("{f} ({} left)", humantime::format_duration(std::time::Duration::from_secs(left)))
+            format!(
+                "{f} ({} left)",
+                humantime::format_duration(std::time::Duration::from_secs(left))
+            )
         }
-        (Some(f), _) if s.is_impacted() || s.failing || s.status != crate::model::Status::Up => f.clone(),
+        (Some(f), _) if s.is_impacted() || s.failing || s.status != crate::model::Status::Up => {
+            f.clone()
+        }
         _ => "-".to_string(),
     };
     let summary = match (&s.error, s.status) {

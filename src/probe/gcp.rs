@@ -70,10 +70,16 @@ impl GoogleError {
                 message,
                 ..
             } => {
-                let status = status.as_deref().map_or_else(String::new, |s| format!(" {s}"));
+                let status = status
+                    .as_deref()
+                    .map_or_else(String::new, |s| format!(" {s}"));
                 let hint = match *code {
-                    401 => " (credentials rejected: refresh them with `gcloud auth application-default login`)",
-                    403 if message.contains("has not been used") || message.contains("is disabled") => {
+                    401 => {
+                        " (credentials rejected: refresh them with `gcloud auth application-default login`)"
+                    }
+                    403 if message.contains("has not been used")
+                        || message.contains("is disabled") =>
+                    {
                         " (enable the API in the project)"
                     }
                     429 => " (quota exhausted; backing off)",
@@ -102,7 +108,9 @@ impl GoogleError {
             };
         }
         if let GoogleError::Api { code: 404, .. } = self {
-            return Outcome::Observed(Observation::down(format!("{what} does not exist ({sentence})")));
+            return Outcome::Observed(Observation::down(format!(
+                "{what} does not exist ({sentence})"
+            )));
         }
         Outcome::Observed(Observation::unknown(sentence))
     }
@@ -131,7 +139,9 @@ impl GoogleClient {
                 .build()
             {
                 Ok(c) => Auth::Ready(c),
-                Err(e) => Auth::Broken(format!("the metadata server at {root} cannot be used: {e}")),
+                Err(e) => {
+                    Auth::Broken(format!("the metadata server at {root} cannot be used: {e}"))
+                }
             },
             GcpAuth::Adc => match credentials::Builder::default().with_scopes([SCOPE]).build() {
                 Ok(c) => Auth::Ready(c),
@@ -238,20 +248,22 @@ pub fn parse_error(code: u16, body: &[u8]) -> GoogleError {
     let message = err
         .and_then(|e| e.get("message"))
         .and_then(Value::as_str)
-        .map(str::to_string)
-        .unwrap_or_else(|| {
-            let text = String::from_utf8_lossy(body);
-            let text = text.trim();
-            if text.is_empty() {
-                http::StatusCode::from_u16(code)
-                    .ok()
-                    .and_then(|s| s.canonical_reason())
-                    .unwrap_or("no message")
-                    .to_string()
-            } else {
-                text.chars().take(200).collect()
-            }
-        });
+        .map_or_else(
+            || {
+                let text = String::from_utf8_lossy(body);
+                let text = text.trim();
+                if text.is_empty() {
+                    http::StatusCode::from_u16(code)
+                        .ok()
+                        .and_then(|s| s.canonical_reason())
+                        .unwrap_or("no message")
+                        .to_string()
+                } else {
+                    text.chars().take(200).collect()
+                }
+            },
+            str::to_string,
+        );
     let status = err
         .and_then(|e| e.get("status"))
         .and_then(Value::as_str)
@@ -310,7 +322,8 @@ mod tests {
 
     #[test]
     fn reads_retry_info_from_a_429() {
-        let body = br#"{"error":{"code":429,"message":"Quota exceeded","status":"RESOURCE_EXHAUSTED",
+        let body =
+            br#"{"error":{"code":429,"message":"Quota exceeded","status":"RESOURCE_EXHAUSTED",
             "details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"53s"}]}}"#;
         let e = parse_error(429, body);
         assert!(e.is_retryable());
@@ -331,7 +344,10 @@ mod tests {
 
     #[test]
     fn real_google_error_bodies_give_one_sentence() {
-        let dir = format!("{}/fixtures/api/google-rpc-errors", env!("CARGO_MANIFEST_DIR"));
+        let dir = format!(
+            "{}/fixtures/api/google-rpc-errors",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let cases = [
             ("cloudsql-404-instanceDoesNotExist.json", 404),
             ("cloudrun-v2-404-NOT_FOUND.json", 404),
@@ -346,9 +362,15 @@ mod tests {
             let GoogleError::Api { message, .. } = &e else {
                 panic!("{file}: not an API error")
             };
-            assert!(!message.starts_with('{'), "{file}: message is raw JSON: {message}");
+            assert!(
+                !message.starts_with('{'),
+                "{file}: message is raw JSON: {message}"
+            );
             let sentence = e.sentence("API");
-            assert!(sentence.starts_with(&format!("API answered {code}")), "{sentence}");
+            assert!(
+                sentence.starts_with(&format!("API answered {code}")),
+                "{sentence}"
+            );
             assert!(!sentence.contains('\n'), "{file}: {sentence}");
             assert!(!e.is_retryable(), "{file}");
         }
@@ -385,7 +407,10 @@ mod tests {
     fn int_enums_map_to_names() {
         let names = ["UNSPECIFIED", "RUNNING", "PAUSED"];
         assert_eq!(enum_field(&serde_json::json!(1), &names), Some("RUNNING"));
-        assert_eq!(enum_field(&serde_json::json!("PAUSED"), &names), Some("PAUSED"));
+        assert_eq!(
+            enum_field(&serde_json::json!("PAUSED"), &names),
+            Some("PAUSED")
+        );
         assert_eq!(enum_field(&serde_json::json!(9), &names), None);
     }
 }

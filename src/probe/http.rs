@@ -33,22 +33,21 @@ pub async fn probe(
         .metric("http_status", code)
         .metric("latency_ms", (ms * 10.0).round() / 10.0);
 
-    if obs.status == Status::Up {
-        if let Some(cond) = up_when {
-            let body = read_limited(response).await;
-            obs = check_body(obs, cond, &body);
-        }
+    if obs.status == Status::Up
+        && let Some(cond) = up_when
+    {
+        let body = read_limited(response).await;
+        obs = check_body(obs, cond, &body);
     }
-    if obs.status == Status::Up {
-        if let Some(limit) = max_latency {
-            if latency > limit {
-                obs.status = Status::Degraded;
-                obs.error = Some(format!(
-                    "slow: answered in {ms:.0} ms, above the {} limit",
-                    humantime::format_duration(limit)
-                ));
-            }
-        }
+    if obs.status == Status::Up
+        && let Some(limit) = max_latency
+        && latency > limit
+    {
+        obs.status = Status::Degraded;
+        obs.error = Some(format!(
+            "slow: answered in {ms:.0} ms, above the {} limit",
+            humantime::format_duration(limit)
+        ));
     }
     Outcome::Observed(obs)
 }
@@ -72,7 +71,11 @@ fn check_body(mut obs: Observation, cond: &str, body: &[u8]) -> Observation {
     match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(doc) if cond.eval(&doc) => obs,
         Ok(doc) => {
-            let why = format!("up_when `{}` is false: {}", cond.source(), cond.explain(&doc));
+            let why = format!(
+                "up_when `{}` is false: {}",
+                cond.source(),
+                cond.explain(&doc)
+            );
             obs.status = Status::Down;
             obs.summary.clone_from(&why);
             obs.error = Some(why);

@@ -39,7 +39,10 @@ pub fn observe(doc: &Value) -> Observation {
         .get("state")
         .and_then(|v| enum_field(v, CONDITION_STATES))
         .unwrap_or("STATE_UNSPECIFIED");
-    let reconciling = doc.get("reconciling").and_then(Value::as_bool).unwrap_or(false);
+    let reconciling = doc
+        .get("reconciling")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let ready = text(doc, "latestReadyRevision").map(short_revision);
     let created = text(doc, "latestCreatedRevision").map(short_revision);
     let message = text(terminal, "message").unwrap_or("");
@@ -86,7 +89,9 @@ pub fn observe(doc: &Value) -> Observation {
         ),
         other => (
             Status::Unknown,
-            Some(format!("terminal condition state \"{other}\" says nothing about health")),
+            Some(format!(
+                "terminal condition state \"{other}\" says nothing about health"
+            )),
         ),
     };
     let containers = doc
@@ -107,7 +112,10 @@ pub fn observe(doc: &Value) -> Observation {
     if containers.len() > 1 {
         summary.push_str(&format!(" · {} containers", containers.len()));
     }
-    if let Some(min) = doc.pointer("/scaling/minInstanceCount").and_then(Value::as_u64) {
+    if let Some(min) = doc
+        .pointer("/scaling/minInstanceCount")
+        .and_then(Value::as_u64)
+    {
         summary.push_str(&format!(" · min {min}"));
     }
     let mut obs = Observation::new(status, summary);
@@ -121,9 +129,18 @@ pub fn observe(doc: &Value) -> Observation {
     put("reconciling", Some(Value::from(reconciling)));
     put("latest_ready_revision", ready.map(Value::from));
     put("latest_created_revision", created.map(Value::from));
-    put("containers", (!containers.is_empty()).then(|| Value::from(containers)));
-    put("min_instances", doc.pointer("/scaling/minInstanceCount").cloned());
-    put("max_instances", doc.pointer("/template/scaling/maxInstanceCount").cloned());
+    put(
+        "containers",
+        (!containers.is_empty()).then(|| Value::from(containers)),
+    );
+    put(
+        "min_instances",
+        doc.pointer("/scaling/minInstanceCount").cloned(),
+    );
+    put(
+        "max_instances",
+        doc.pointer("/template/scaling/maxInstanceCount").cloned(),
+    );
     put("uri", text(doc, "uri").map(Value::from));
     put("update_time", text(doc, "updateTime").map(Value::from));
     put("last_modifier", text(doc, "lastModifier").map(Value::from));
@@ -136,7 +153,10 @@ mod tests {
     use serde_json::json;
 
     fn fixture(name: &str) -> Value {
-        let path = format!("{}/fixtures/api/cloudrun/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/fixtures/api/cloudrun/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
         serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json")
     }
 
@@ -164,7 +184,9 @@ mod tests {
         assert_eq!(obs.status, Status::Degraded);
         assert_eq!(
             obs.error.as_deref(),
-            Some("latest revision s-00007 failed (REVISION_FAILED: Container failed to start); traffic stays on s-00006")
+            Some(
+                "latest revision s-00007 failed (REVISION_FAILED: Container failed to start); traffic stays on s-00006"
+            )
         );
         let none = json!({"terminalCondition": {"state": 3}});
         assert_eq!(observe(&none).status, Status::Down);

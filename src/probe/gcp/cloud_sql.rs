@@ -47,16 +47,15 @@ pub fn observe(doc: &Value) -> Observation {
         .map(str::to_string);
     let activation = text(settings, "activationPolicy");
     let (status, why) = match state {
-        "RUNNABLE" if activation == Some("NEVER") => {
-            (Status::Down, Some("the instance is stopped (activationPolicy NEVER)".to_string()))
-        }
+        "RUNNABLE" if activation == Some("NEVER") => (
+            Status::Down,
+            Some("the instance is stopped (activationPolicy NEVER)".to_string()),
+        ),
         "RUNNABLE" => (Status::Up, None),
         "MAINTENANCE" | "ONLINE_MAINTENANCE" => {
             (Status::Degraded, Some("under maintenance".to_string()))
         }
-        "PENDING_CREATE" | "REPAIRING" => {
-            (Status::Degraded, Some(format!("state {state}")))
-        }
+        "PENDING_CREATE" | "REPAIRING" => (Status::Degraded, Some(format!("state {state}"))),
         "SUSPENDED" => (
             Status::Down,
             Some(format!(
@@ -73,7 +72,9 @@ pub fn observe(doc: &Value) -> Observation {
         "FAILED" | "PENDING_DELETE" => (Status::Down, Some(format!("the instance is {state}"))),
         other => (
             Status::Unknown,
-            Some(format!("the instance reports state \"{other}\", which opsdeck does not know")),
+            Some(format!(
+                "the instance reports state \"{other}\", which opsdeck does not know"
+            )),
         ),
     };
     let version = text(doc, "databaseVersion").unwrap_or("?");
@@ -95,9 +96,15 @@ pub fn observe(doc: &Value) -> Observation {
     };
     put("state", Some(Value::from(state)));
     put("availability", availability.map(Value::from));
-    put("database_version", text(doc, "databaseVersion").map(Value::from));
+    put(
+        "database_version",
+        text(doc, "databaseVersion").map(Value::from),
+    );
     put("zone", zone.map(Value::from));
-    put("secondary_zone", text(doc, "secondaryGceZone").map(Value::from));
+    put(
+        "secondary_zone",
+        text(doc, "secondaryGceZone").map(Value::from),
+    );
     put("settings_version", settings.get("settingsVersion").cloned());
     put("tier", text(settings, "tier").map(Value::from));
     put("instance_type", text(doc, "instanceType").map(Value::from));
@@ -105,10 +112,16 @@ pub fn observe(doc: &Value) -> Observation {
     put(
         "pitr_enabled",
         backup
-            .and_then(|b| b.get("pointInTimeRecoveryEnabled").or_else(|| b.get("binaryLogEnabled")))
+            .and_then(|b| {
+                b.get("pointInTimeRecoveryEnabled")
+                    .or_else(|| b.get("binaryLogEnabled"))
+            })
             .cloned(),
     );
-    put("backups_enabled", backup.and_then(|b| b.get("enabled")).cloned());
+    put(
+        "backups_enabled",
+        backup.and_then(|b| b.get("enabled")).cloned(),
+    );
     put("replicas", doc.get("replicaNames").cloned());
     put("master", text(doc, "masterInstanceName").map(Value::from));
     obs
@@ -120,7 +133,10 @@ mod tests {
     use serde_json::json;
 
     fn fixture(name: &str) -> Value {
-        let path = format!("{}/fixtures/api/cloudsql/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/fixtures/api/cloudsql/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let text = std::fs::read_to_string(&path).expect("fixture");
         serde_json::from_str(&text).expect("json")
     }
@@ -130,7 +146,11 @@ mod tests {
         let obs = observe(&fixture("instance-postgres16-regional-private-ip.json"));
         assert_eq!(obs.status, Status::Up);
         assert_eq!(obs.metrics["availability"], json!("REGIONAL"));
-        assert!(obs.summary.starts_with("RUNNABLE · POSTGRES_16 · REGIONAL"), "{}", obs.summary);
+        assert!(
+            obs.summary.starts_with("RUNNABLE · POSTGRES_16 · REGIONAL"),
+            "{}",
+            obs.summary
+        );
     }
 
     #[test]
@@ -148,7 +168,10 @@ mod tests {
         assert_eq!(observe(&doc(json!("MAINTENANCE"))).status, Status::Degraded);
         assert_eq!(observe(&doc(json!("SUSPENDED"))).status, Status::Down);
         assert_eq!(observe(&doc(json!(1))).status, Status::Up);
-        assert_eq!(observe(&doc(json!("UNKNOWN_STATE"))).status, Status::Unknown);
+        assert_eq!(
+            observe(&doc(json!("UNKNOWN_STATE"))).status,
+            Status::Unknown
+        );
         let stopped = json!({"state": "RUNNABLE", "settings": {"activationPolicy": "NEVER"}});
         assert_eq!(observe(&stopped).status, Status::Down);
     }

@@ -24,7 +24,9 @@ pub async fn probe(
 pub fn observe(doc: &serde_json::Value, up_when: &str, degraded_when: Option<&str>) -> Observation {
     let up = match Condition::parse(up_when) {
         Ok(c) => c,
-        Err(e) => return Observation::unknown(format!("up_when \"{up_when}\" does not parse: {e}")),
+        Err(e) => {
+            return Observation::unknown(format!("up_when \"{up_when}\" does not parse: {e}"));
+        }
     };
     let degraded = degraded_when.and_then(|d| Condition::parse(d).ok());
     if !up.eval(doc) {
@@ -79,7 +81,13 @@ mod tests {
 
     #[test]
     fn names_for_messages() {
-        assert_eq!(api_of("https://cloudkms.googleapis.com/v1/x"), "Google API cloudkms");
-        assert_eq!(resource_name("https://x/v1/a/cryptoKeys/vault-dek"), "cryptoKeys/vault-dek");
+        assert_eq!(
+            api_of("https://cloudkms.googleapis.com/v1/x"),
+            "Google API cloudkms"
+        );
+        assert_eq!(
+            resource_name("https://x/v1/a/cryptoKeys/vault-dek"),
+            "cryptoKeys/vault-dek"
+        );
     }
 }

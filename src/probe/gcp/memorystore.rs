@@ -28,21 +28,32 @@ fn state_name(v: &Value) -> Option<&str> {
 
 const TIERS: &[&str] = &["TIER_UNSPECIFIED", "BASIC", "", "STANDARD_HA"];
 
-pub async fn probe(client: &GoogleClient, project: &str, location: &str, instance: &str) -> Outcome {
+pub async fn probe(
+    client: &GoogleClient,
+    project: &str,
+    location: &str,
+    instance: &str,
+) -> Outcome {
     let url = client.url(
         "redis.googleapis.com",
         &format!("v1/projects/{project}/locations/{location}/instances/{instance}"),
     );
     match client.get_json(&url).await {
         Ok(doc) => Outcome::Observed(observe(&doc)),
-        Err(e) => e.outcome(API, &format!("Memorystore instance '{instance}' in {location}")),
+        Err(e) => e.outcome(
+            API,
+            &format!("Memorystore instance '{instance}' in {location}"),
+        ),
     }
 }
 
 /// The status of one Instance document.
 pub fn observe(doc: &Value) -> Observation {
     let state = doc.get("state").and_then(state_name).unwrap_or("missing");
-    let tier = doc.get("tier").and_then(|v| enum_field(v, TIERS)).unwrap_or("?");
+    let tier = doc
+        .get("tier")
+        .and_then(|v| enum_field(v, TIERS))
+        .unwrap_or("?");
     let message = text(doc, "statusMessage").unwrap_or("");
     let with_message = |s: String| {
         if message.is_empty() {
@@ -53,13 +64,19 @@ pub fn observe(doc: &Value) -> Observation {
     };
     let (status, why) = match state {
         "READY" => (Status::Up, None),
-        "UPDATING" | "MAINTENANCE" | "FAILING_OVER" | "IMPORTING" | "REPAIRING" | "CREATING" => {
-            (Status::Degraded, Some(with_message(format!("state {state}"))))
-        }
-        "DELETING" => (Status::Down, Some(with_message("the instance is being deleted".into()))),
+        "UPDATING" | "MAINTENANCE" | "FAILING_OVER" | "IMPORTING" | "REPAIRING" | "CREATING" => (
+            Status::Degraded,
+            Some(with_message(format!("state {state}"))),
+        ),
+        "DELETING" => (
+            Status::Down,
+            Some(with_message("the instance is being deleted".into())),
+        ),
         other => (
             Status::Unknown,
-            Some(format!("the instance reports state \"{other}\", which opsdeck does not know")),
+            Some(format!(
+                "the instance reports state \"{other}\", which opsdeck does not know"
+            )),
         ),
     };
     let current = text(doc, "currentLocationId");
@@ -77,7 +94,10 @@ pub fn observe(doc: &Value) -> Observation {
     put("state", Some(Value::from(state)));
     put("tier", Some(Value::from(tier)));
     put("current_location", current.map(Value::from));
-    put("alternative_location", text(doc, "alternativeLocationId").map(Value::from));
+    put(
+        "alternative_location",
+        text(doc, "alternativeLocationId").map(Value::from),
+    );
     put("redis_version", text(doc, "redisVersion").map(Value::from));
     put("memory_size_gb", doc.get("memorySizeGb").cloned());
     put("replica_count", doc.get("replicaCount").cloned());
@@ -91,7 +111,10 @@ mod tests {
     use serde_json::json;
 
     fn fixture(name: &str) -> Value {
-        let path = format!("{}/fixtures/api/memorystore/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/fixtures/api/memorystore/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
         serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json")
     }
 
@@ -105,8 +128,13 @@ mod tests {
 
     #[test]
     fn failing_over_is_degraded() {
-        let obs = observe(&json!({"state": "FAILING_OVER", "tier": "STANDARD_HA", "statusMessage": "Failover in progress"}));
+        let obs = observe(
+            &json!({"state": "FAILING_OVER", "tier": "STANDARD_HA", "statusMessage": "Failover in progress"}),
+        );
         assert_eq!(obs.status, Status::Degraded);
-        assert_eq!(obs.error.as_deref(), Some("state FAILING_OVER: Failover in progress"));
+        assert_eq!(
+            obs.error.as_deref(),
+            Some("state FAILING_OVER: Failover in progress")
+        );
     }
 }
