@@ -2,10 +2,13 @@
 //! loaded and validated from the estate file; no IO beyond reading that file, no async, no
 //! terminal. Every other layer reads it; nothing mutates it after loading.
 
+mod graph;
 mod kind;
 mod load;
 pub mod node;
 mod reader;
+mod resolve;
+mod service;
 mod sev;
 
 use std::path::{Path, PathBuf};
@@ -21,13 +24,13 @@ pub const DEMO_ESTATE: &str = include_str!("../fixtures/estates/demo.toml");
 /// Sample estates shipped with the binary, by file stem.
 pub const SAMPLE_ESTATES: &[(&str, &str)] = &[
     ("demo", DEMO_ESTATE),
-    (
-        "lumieos",
-        include_str!("../fixtures/estates/lumieos.toml"),
-    ),
+    ("lumieos", include_str!("../fixtures/estates/lumieos.toml")),
     ("sartiq", include_str!("../fixtures/estates/sartiq.toml")),
     ("tappass", include_str!("../fixtures/estates/tappass.toml")),
-    ("epfl-k8s", include_str!("../fixtures/estates/epfl-k8s.toml")),
+    (
+        "epfl-k8s",
+        include_str!("../fixtures/estates/epfl-k8s.toml"),
+    ),
     ("deplate", include_str!("../fixtures/estates/deplate.toml")),
 ];
 

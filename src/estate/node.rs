@@ -113,7 +113,13 @@ impl<'de> Visitor<'de> for NodeVisitor {
 /// Parses a whole document; the error carries toml's own message and span.
 pub fn parse(source: &str) -> Result<Table, (String, Option<Range<usize>>)> {
     let node: Spanned<Node> = toml::from_str(source).map_err(|e| {
-        let message = e.message().trim().to_string();
+        let mut message = e.message().trim().to_string();
+        if message.contains(DATETIME_KEY) {
+            // A bare TOML date-time: no key of any file takes one.
+            message =
+                "a date-time value is not used in opsdeck files; quote it if it is meant as text"
+                    .to_string();
+        }
         (message, e.span())
     })?;
     match node.into_inner() {
@@ -178,9 +184,9 @@ mod tests {
     }
 
     #[test]
-    fn datetimes_come_back_as_text() {
-        let t = parse("at = 2026-01-01T00:00:00Z\n").expect("parses");
-        let v = t.values().next().expect("value");
-        assert_eq!(v.get_ref(), &Node::Datetime("2026-01-01T00:00:00Z".into()));
+    fn a_bare_date_time_is_explained() {
+        let (msg, span) = parse("at = 2026-01-01T00:00:00Z\n").expect_err("date-time");
+        assert!(msg.contains("quote it"), "{msg}");
+        assert!(span.is_some());
     }
 }
