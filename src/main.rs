@@ -8,7 +8,10 @@ fn main() -> std::process::ExitCode {
     let _ = color_eyre::install();
     let cli = opsdeck::cli::Cli::parse();
     opsdeck::logging::init(&cli);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("opsdeck: cannot start the async runtime: {e}");
