@@ -48,8 +48,20 @@ fn the_healthy_demo_is_all_up_in_two_regions() {
         assert_eq!(s["status"], "up", "{s}");
         assert_eq!(s["sev"], Value::Null, "{s}");
         for key in [
-            "id", "name", "kind", "region", "status", "declared_sev", "sev", "impacted_by",
-            "fallback", "summary", "observed_at", "stale", "error", "metrics",
+            "id",
+            "name",
+            "kind",
+            "region",
+            "status",
+            "declared_sev",
+            "sev",
+            "impacted_by",
+            "fallback",
+            "summary",
+            "observed_at",
+            "stale",
+            "error",
+            "metrics",
         ] {
             assert!(s.get(key).is_some(), "service lacks '{key}': {s}");
         }
@@ -68,19 +80,37 @@ fn cloudsql_down_is_critical_with_its_dependents_impacted_not_down() {
     let sql = service(&doc, "sql");
     assert_eq!(sql["status"], "down");
     assert_eq!(sql["sev"], 1);
-    assert_eq!(doc["services"][0]["id"], "sql", "the root cause is at the top");
+    assert_eq!(
+        doc["services"][0]["id"], "sql",
+        "the root cause is at the top"
+    );
     let api = service(&doc, "api");
     assert_eq!(api["status"], "up", "impacted, not a second failure");
     assert_eq!(api["impacted_by"], serde_json::json!(["sql"]));
     assert_eq!(api["sev"], 1);
     let edge = service(&doc, "edge");
-    assert_eq!(edge["impacted_by"], serde_json::json!(["sql"]), "through api, to the root cause");
-    assert!(sql["blast_radius"].as_array().is_some_and(|b| b.iter().any(|x| x == "api")));
+    assert_eq!(
+        edge["impacted_by"],
+        serde_json::json!(["sql"]),
+        "through api, to the root cause"
+    );
+    assert!(
+        sql["blast_radius"]
+            .as_array()
+            .is_some_and(|b| b.iter().any(|x| x == "api"))
+    );
 }
 
 #[test]
 fn the_table_shows_the_same_as_the_json() {
-    let out = opsdeck(&["--demo", "--scenario", "cloudsql-down", "--once", "--format", "table"]);
+    let out = opsdeck(&[
+        "--demo",
+        "--scenario",
+        "cloudsql-down",
+        "--once",
+        "--format",
+        "table",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
@@ -92,7 +122,10 @@ fn the_table_shows_the_same_as_the_json() {
     let first = lines.next().expect("first row");
     let cells: Vec<&str> = first.split_whitespace().collect();
     assert_eq!(&cells[..3], ["SEV1", "down", "sql"], "{first}");
-    let api = text.lines().find(|l| l.split_whitespace().nth(2) == Some("api")).expect("api row");
+    let api = text
+        .lines()
+        .find(|l| l.split_whitespace().nth(2) == Some("api"))
+        .expect("api row");
     assert!(api.contains("impacted") && api.contains("sql"), "{api}");
 }
 
@@ -110,7 +143,10 @@ fn a_missing_estate_points_at_the_demo() {
     let out = opsdeck(&["--once"]);
     assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no estate file") && err.contains("opsdeck --demo"), "{err}");
+    assert!(
+        err.contains("no estate file") && err.contains("opsdeck --demo"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -142,11 +178,16 @@ fn check_fails_precisely_on_every_invalid_estate() {
         n += 1;
         let out = opsdeck(&["check", "--estate", path.to_str().expect("utf-8 path")]);
         assert_eq!(out.status.code(), Some(1), "{}", path.display());
-        let expected = std::fs::read_to_string(path.with_extension("expected")).expect("expected file");
+        let expected =
+            std::fs::read_to_string(path.with_extension("expected")).expect("expected file");
         let err = String::from_utf8_lossy(&out.stderr);
         for line in expected.lines() {
             let tail = line.split_once(".toml").map_or(line, |(_, t)| t);
-            assert!(err.contains(tail), "{}: missing {line}\n{err}", path.display());
+            assert!(
+                err.contains(tail),
+                "{}: missing {line}\n{err}",
+                path.display()
+            );
         }
     }
     assert!(n >= 14);
@@ -155,5 +196,10 @@ fn check_fails_precisely_on_every_invalid_estate() {
 #[test]
 fn check_with_demo_validates_the_built_in_estate() {
     let out = opsdeck(&["--demo", "check"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
