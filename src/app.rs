@@ -1,29 +1,94 @@
-//! Console state: the snapshot on screen, the selection and scroll position, the active view,
-//! and what each key does. Pure: no terminal, no clock, no channels. The runtime hands it
-//! snapshots and keys and carries out the [`Effect`] each key returns; the renderers in `ui`
-//! only read it. The texts whose value depends on the time (data age, fallback time left)
-//! are formatted here, so that deciding whether a new snapshot changes the screen and drawing
-//! it cannot disagree.
+//! Console state: the snapshot on screen (or held while frozen), the active view, the
+//! selection and each list's cursor, the filter, the line being typed, the help popup and the
+//! footer's note, and what each key does. Pure: no terminal, no clock, no channels. The runtime
+//! hands it snapshots and keys and carries out the [`Effect`] each key returns; the renderers
+//! in `ui` only read it. Texts that change with the clock are formatted in [`format`], so that
+//! deciding whether a new snapshot changes the screen and drawing it cannot disagree.
+
+mod filter;
+mod format;
+mod input;
+pub mod keymap;
+mod navigate;
+pub mod palette;
+mod prompt;
+mod rows;
+#[cfg(test)]
+mod tests;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use crate::model::{ServiceView, Snapshot};
+pub use filter::Filter;
+pub use format::{
+    age_s, age_text, copy_text, count_text, eta_text, fallback_text, rate_text, short_duration,
+    short_secs, shown_state,
+};
+pub use input::{Input, Prompt};
+pub use keymap::Command;
+pub use rows::{Cursor, MapWidths, ROLES, Rows, region_columns};
+
+use crate::model::{EventView, ServiceView, Snapshot};
 use crate::poller::Control;
 
-/// How long a footer note stays up.
+/// How long a footer note stays up, in snapshot time.
 const NOTE_FOR: TimeDelta = TimeDelta::seconds(3);
+/// How long a warning (a bad theme file) stays up.
+const WARNING_FOR: TimeDelta = TimeDelta::seconds(20);
 
-/// The screen the console shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// The screens of the console, in tab order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub enum View {
     /// Every service, worst first.
     #[default]
     FailureMap,
+    /// Regions side by side, services by role, the edges around the selection.
+    Topology,
+    /// Every queue's backlog.
+    Queues,
+    /// One service in full.
+    Detail,
+    /// Status transitions, newest first.
+    Events,
+}
+
+impl View {
+    pub const TABS: [View; 5] = [
+        View::FailureMap,
+        View::Topology,
+        View::Queues,
+        View::Detail,
+        View::Events,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            View::FailureMap => "Failure map",
+            View::Topology => "Topology",
+            View::Queues => "Queues",
+            View::Detail => "Detail",
+            View::Events => "Events",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The view `delta` tabs away, wrapping around.
+    fn step(self, delta: isize) -> View {
+        let n = View::TABS.len() as isize;
+        View::TABS[(self.index() as isize + delta).rem_euclid(n) as usize]
+    }
+
+    /// A list of services, whose cursor is the selection.
+    fn lists_services(self) -> bool {
+        matches!(self, View::FailureMap | View::Topology | View::Queues)
+    }
 }
 
 /// What the runtime must do after a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     /// Nothing changed.
     None,
@@ -35,30 +100,64 @@ pub enum Effect {
     Quit,
     /// Send this to the poller, then draw again.
     Send(Control),
+    /// Put this text on the clipboard of the engineer's terminal (OSC 52), then draw again.
+    Copy(String),
+    /// Load the theme of this name, then draw again.
+    SetTheme(String),
+}
+
+/// How much fits on screen, measured by the renderer for the current terminal size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Geometry {
+    /// Rows of the active list view.
+    pub list_rows: usize,
+    /// Rows of the detail view, and the lines its content takes.
+    pub detail_rows: usize,
+    pub detail_lines: usize,
+    /// Rows of the help popup, and its lines.
+    pub help_rows: usize,
+    pub help_lines: usize,
 }
 
 /// A short-lived message in the footer.
 #[derive(Debug, Clone, PartialEq)]
 struct Note {
-    text: &'static str,
+    text: String,
     until: DateTime<Utc>,
+    warning: bool,
 }
 
 /// The console's state.
 #[derive(Debug, Clone)]
 pub struct App {
     snapshot: Snapshot,
+    /// The newest snapshot while frozen, and whether it differs from the one on screen.
+    held: Option<Snapshot>,
+    held_differs: bool,
+    /// When the screen was frozen (`f`), if it is.
+    frozen_at: Option<DateTime<Utc>>,
+    /// The time of the newest snapshot received (frozen or not), for notes.
+    clock: DateTime<Utc>,
     view: View,
-    selected: usize,
-    /// The id of the selected service, so the selection follows it when the order changes.
+    /// Where Esc goes from the detail view.
+    back: View,
+    /// The selected service, shared by every view.
     selected_id: Option<String>,
-    /// The user chose the selection. Until then (and after Home) it stays on the top row,
-    /// the worst service, whichever that is.
+    /// The user chose the selection. Until then (and after Home) it stays on the worst
+    /// service of the view, whichever that is.
     pinned: bool,
-    /// The first service row on screen.
-    offset: usize,
-    /// How many service rows fit on screen (set by the runtime from the layout).
-    page_rows: usize,
+    rows: Rows,
+    /// One cursor per view (the detail view's is its scroll position).
+    cursors: [Cursor; 5],
+    /// The event the events cursor is on, once the user moved it (else: the newest).
+    event_anchor: Option<EventView>,
+    filter: Filter,
+    /// The filter as it was when `/` was pressed (Esc restores it).
+    filter_before: Filter,
+    input: Option<Input>,
+    /// The help popup's scroll position, while it is open.
+    help: Option<usize>,
+    geometry: Geometry,
     poller_stopped: bool,
     note: Option<Note>,
 }
@@ -66,18 +165,29 @@ pub struct App {
 impl App {
     /// A console showing `snapshot`, with the worst service selected.
     pub fn new(snapshot: Snapshot) -> App {
-        let selected_id = snapshot.services.first().map(|s| s.id.clone());
-        App {
+        let mut app = App {
+            clock: snapshot.generated_at,
             snapshot,
+            held: None,
+            held_differs: false,
+            frozen_at: None,
             view: View::FailureMap,
-            selected: 0,
-            selected_id,
+            back: View::FailureMap,
+            selected_id: None,
             pinned: false,
-            offset: 0,
-            page_rows: 1,
+            rows: Rows::default(),
+            cursors: [Cursor::default(); 5],
+            event_anchor: None,
+            filter: Filter::default(),
+            filter_before: Filter::default(),
+            input: None,
+            help: None,
+            geometry: Geometry::default(),
             poller_stopped: false,
             note: None,
-        }
+        };
+        app.rebuild();
+        app
     }
 
     pub fn snapshot(&self) -> &Snapshot {
@@ -88,18 +198,50 @@ impl App {
         self.view
     }
 
-    /// Index of the selected row in `snapshot().services`.
-    pub fn selected(&self) -> usize {
-        self.selected
+    /// The rows of every list view, filtered.
+    pub fn rows(&self) -> &Rows {
+        &self.rows
+    }
+
+    /// The cursor of a view (for the detail view: its scroll position in `selected`).
+    pub fn cursor(&self, view: View) -> Cursor {
+        self.cursors[view.index()]
+    }
+
+    /// Position of the selected service in `snapshot().services`.
+    pub fn selected(&self) -> Option<usize> {
+        self.selected_id
+            .as_ref()
+            .and_then(|id| self.rows.position.get(id))
+            .copied()
     }
 
     pub fn selected_service(&self) -> Option<&ServiceView> {
-        self.snapshot.services.get(self.selected)
+        self.selected().map(|i| &self.snapshot.services[i])
     }
 
-    /// Index of the first row on screen.
-    pub fn offset(&self) -> usize {
-        self.offset
+    pub fn filter(&self) -> &Filter {
+        &self.filter
+    }
+
+    /// The `/` or `:` line being typed.
+    pub fn input(&self) -> Option<&Input> {
+        self.input.as_ref()
+    }
+
+    /// The help popup's scroll position, while it is open.
+    pub fn help(&self) -> Option<usize> {
+        self.help
+    }
+
+    /// When the screen was frozen, if it is.
+    pub fn frozen_at(&self) -> Option<DateTime<Utc>> {
+        self.frozen_at
+    }
+
+    /// Frozen, and newer data than the screen shows has arrived.
+    pub fn newer_data_held(&self) -> bool {
+        self.frozen_at.is_some() && self.held_differs
     }
 
     /// The poller has ended: the screen shows the last data it sent.
@@ -107,40 +249,49 @@ impl App {
         self.poller_stopped
     }
 
-    /// The footer note, while it lasts.
-    pub fn note(&self) -> Option<&'static str> {
+    /// The footer note while it lasts, and whether it is a warning.
+    pub fn note(&self) -> Option<(&str, bool)> {
         self.note
             .as_ref()
-            .filter(|n| self.snapshot.generated_at < n.until)
-            .map(|n| n.text)
+            .filter(|n| self.clock < n.until)
+            .map(|n| (n.text.as_str(), n.warning))
     }
 
-    /// Shows a new snapshot, keeping the selection on the same service. Returns whether the
-    /// screen would change (ages and time left compared as displayed, not to the second).
+    /// Shows a new snapshot (or holds it, while frozen), keeping the selection on the same
+    /// service. Returns whether the screen would change (ages and time left compared as
+    /// displayed, not to the second).
     pub fn set_snapshot(&mut self, snapshot: Snapshot) -> bool {
-        let note_before = self.note();
-        let changed = !same_on_screen(&self.snapshot, &snapshot);
+        let note_before = self.note().map(|(t, _)| t.to_string());
+        self.clock = snapshot.generated_at;
+        let note_changed = note_before.as_deref() != self.note().map(|(t, _)| t);
+        if self.frozen_at.is_some() {
+            let was = self.held_differs;
+            self.held_differs |= !format::same_on_screen(&self.snapshot, &snapshot);
+            self.held = Some(snapshot);
+            return was != self.held_differs || note_changed;
+        }
+        let changed = !format::same_on_screen(&self.snapshot, &snapshot);
         self.snapshot = snapshot;
-        let services = &self.snapshot.services;
-        let kept = self
-            .selected_id
-            .as_deref()
-            .and_then(|id| services.iter().position(|s| s.id == id));
-        self.selected = match kept {
-            Some(i) if self.pinned => i,
-            // Gone from the list: stay on the same row.
-            _ if self.pinned => self.selected.min(services.len().saturating_sub(1)),
-            _ => 0,
-        };
-        self.selected_id = services.get(self.selected).map(|s| s.id.clone());
-        self.keep_selection_visible();
-        changed || note_before != self.note()
+        if changed {
+            self.rebuild();
+        }
+        changed || note_changed
     }
 
-    /// Tells the console how many service rows fit on screen.
-    pub fn set_page_rows(&mut self, rows: usize) {
-        self.page_rows = rows.max(1);
-        self.keep_selection_visible();
+    /// Tells the console how much fits on screen.
+    pub fn set_geometry(&mut self, geometry: Geometry) {
+        self.geometry = geometry;
+        for view in View::TABS {
+            self.cursors[view.index()].page = geometry.list_rows.max(1);
+        }
+        self.cursors[View::Detail.index()].page = geometry.detail_rows.max(1);
+        self.sync();
+        if let Some(top) = self.help {
+            self.help = Some(top.min(self.help_max()));
+        }
+        let detail = &mut self.cursors[View::Detail.index()];
+        detail.selected = detail.selected.min(detail_max(geometry));
+        detail.offset = detail.selected;
     }
 
     /// Records that the poller has ended. Returns whether that is news.
@@ -148,342 +299,219 @@ impl App {
         !std::mem::replace(&mut self.poller_stopped, true)
     }
 
+    /// Shows warnings (a bad theme file) in the footer for a while.
+    pub fn warn(&mut self, warnings: &[String]) {
+        if let Some(first) = warnings.first() {
+            let more = match warnings.len() {
+                1 => String::new(),
+                n => format!(" (+{} more: opsdeck check lists them)", n - 1),
+            };
+            self.note = Some(Note {
+                text: format!("{first}{more}"),
+                until: self.clock + WARNING_FOR,
+                warning: true,
+            });
+        }
+    }
+
+    /// Shows a note in the footer for a few seconds of snapshot time.
+    pub fn show_note(&mut self, text: impl Into<String>) {
+        self.note = Some(Note {
+            text: text.into(),
+            until: self.clock + NOTE_FOR,
+            warning: false,
+        });
+    }
+
     /// What a key does.
     pub fn handle_key(&mut self, key: KeyEvent) -> Effect {
         if key.kind == KeyEventKind::Release {
             return Effect::None;
         }
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        match key.code {
-            KeyCode::Char('c') if ctrl => Effect::Quit,
-            KeyCode::Char('l') if ctrl => Effect::Repaint,
-            KeyCode::Char('q') => Effect::Quit,
-            KeyCode::Char('r') => {
-                if self.poller_stopped {
-                    self.show_note("the poller has stopped: cannot refresh");
-                    Effect::Redraw
-                } else {
-                    self.show_note("refreshing every service…");
-                    Effect::Send(Control::RefreshNow)
-                }
+        // Esc followed quickly by a key arrives as Alt+key (the terminal cannot tell them
+        // apart). The console binds no Alt keys, so it is read as what was typed: Esc, then
+        // the key.
+        if key.modifiers.contains(KeyModifiers::ALT) {
+            let mut plain = key;
+            plain.modifiers.remove(KeyModifiers::ALT);
+            let first = self.handle_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+            return match self.handle_key(plain) {
+                Effect::None => first,
+                second => second,
+            };
+        }
+        if self.input.is_some() {
+            return self.type_key(key);
+        }
+        if self.help.is_some() {
+            return self.help_key(key);
+        }
+        match keymap::command_for(self.view, key) {
+            Some(command) => self.run(command),
+            None => Effect::None,
+        }
+    }
+
+    /// Carries out a command of the keymap.
+    pub fn run(&mut self, command: Command) -> Effect {
+        match command {
+            Command::Quit => Effect::Quit,
+            Command::Repaint => Effect::Repaint,
+            Command::Refresh => self.refresh(),
+            Command::Freeze => self.set_frozen(self.frozen_at.is_none()),
+            Command::Help => {
+                self.help = Some(0);
+                Effect::Redraw
             }
-            KeyCode::Down | KeyCode::Char('j') => self.select(Move::By(1)),
-            KeyCode::Up | KeyCode::Char('k') => self.select(Move::By(-1)),
-            KeyCode::PageDown => self.select(Move::By(self.page_step())),
-            KeyCode::PageUp => self.select(Move::By(-self.page_step())),
-            KeyCode::Home | KeyCode::Char('g') => self.select(Move::First),
-            KeyCode::End | KeyCode::Char('G') => self.select(Move::Last),
-            _ => Effect::None,
+            Command::Filter => self.open_input(Prompt::Filter),
+            Command::Palette => self.open_input(Prompt::Command),
+            Command::Copy => self.copy(),
+            Command::Up => self.move_by(-1),
+            Command::Down => self.move_by(1),
+            Command::PageUp => self.move_by(-self.page_step()),
+            Command::PageDown => self.move_by(self.page_step()),
+            Command::First => self.move_first(),
+            Command::Last => self.move_last(),
+            Command::Left => self.step_region(-1),
+            Command::Right => self.step_region(1),
+            Command::Open => self.open_detail(),
+            Command::Back => self.back(),
+            Command::NextView => self.show(self.view.step(1)),
+            Command::PrevView => self.show(self.view.step(-1)),
+            Command::Show(view) => self.show(view),
         }
     }
 
-    /// Shows a note in the footer for a few seconds of snapshot time.
-    pub fn show_note(&mut self, text: &'static str) {
-        self.note = Some(Note {
-            text,
-            until: self.snapshot.generated_at + NOTE_FOR,
-        });
+    fn refresh(&mut self) -> Effect {
+        if self.poller_stopped {
+            self.show_note("the poller has stopped: cannot refresh");
+            Effect::Redraw
+        } else if self.frozen_at.is_some() {
+            self.show_note("refreshing every service (frozen: f shows the result)");
+            Effect::Send(Control::RefreshNow)
+        } else {
+            self.show_note("refreshing every service…");
+            Effect::Send(Control::RefreshNow)
+        }
     }
 
-    fn page_step(&self) -> isize {
-        isize::try_from(self.page_rows).unwrap_or(isize::MAX)
-    }
-
-    fn select(&mut self, to: Move) -> Effect {
-        let len = self.snapshot.services.len();
-        if len == 0 {
+    fn set_frozen(&mut self, on: bool) -> Effect {
+        if on == self.frozen_at.is_some() {
             return Effect::None;
         }
-        let last = len - 1;
-        let target = match to {
-            Move::First => 0,
-            Move::Last => last,
-            Move::By(d) => self.selected.saturating_add_signed(d).min(last),
-        };
-        // Home goes back to following the worst service; any other move stays put.
-        let follow_worst = matches!(to, Move::First);
-        if follow_worst {
-            self.pinned = false;
+        if on {
+            self.frozen_at = Some(self.snapshot.generated_at);
+            self.held_differs = false;
+            self.show_note("frozen: updates are held until you press f again");
+        } else {
+            self.frozen_at = None;
+            self.held_differs = false;
+            if let Some(newest) = self.held.take() {
+                self.snapshot = newest;
+                self.rebuild();
+            }
+            self.show_note("live again");
         }
-        if target == self.selected {
-            return Effect::None;
-        }
-        self.pinned = !follow_worst;
-        self.selected = target;
-        self.selected_id = Some(self.snapshot.services[target].id.clone());
-        self.keep_selection_visible();
         Effect::Redraw
     }
 
-    fn keep_selection_visible(&mut self) {
-        let len = self.snapshot.services.len();
-        if self.selected < self.offset {
-            self.offset = self.selected;
-        } else if self.selected >= self.offset + self.page_rows {
-            self.offset = self.selected + 1 - self.page_rows;
+    fn copy(&mut self) -> Effect {
+        match self.selected_service() {
+            Some(s) => {
+                let text = copy_text(&self.snapshot, s);
+                let note = format!("copied {} to the clipboard (OSC 52)", s.id);
+                self.show_note(note);
+                Effect::Copy(text)
+            }
+            None => {
+                self.show_note("nothing selected to copy");
+                Effect::Redraw
+            }
         }
-        // No blank rows below the last service while earlier ones are scrolled away.
-        self.offset = self.offset.min(len.saturating_sub(self.page_rows));
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Move {
-    First,
-    Last,
-    By(isize),
-}
-
-/// Seconds since the service's data was observed, as of the snapshot.
-pub fn age_s(snapshot: &Snapshot, service: &ServiceView) -> Option<u64> {
-    let at = service.observed_at?;
-    let secs = (snapshot.generated_at - at).num_seconds();
-    Some(u64::try_from(secs).unwrap_or(0))
-}
-
-/// The age column: `12s`, `3m`, `2h`, `4d`; `-` when never observed.
-pub fn age_text(snapshot: &Snapshot, service: &ServiceView) -> String {
-    age_s(snapshot, service).map_or_else(|| "-".to_string(), short_duration)
-}
-
-/// A duration in its largest whole unit: `45s`, `7m`, `2h`, `3d` (rounded down).
-pub fn short_duration(secs: u64) -> String {
-    match secs {
-        0..60 => format!("{secs}s"),
-        60..3600 => format!("{}m", secs / 60),
-        3600..86_400 => format!("{}h", secs / 3600),
-        _ => format!("{}d", secs / 86_400),
-    }
-}
-
-/// The fallback as shown: `cached DEK (7m left)` while a time-limited fallback carries it.
-pub fn fallback_text(service: &ServiceView) -> Option<String> {
-    let text = service.fallback.as_deref()?;
-    Some(match service.fallback_left_s {
-        Some(left) => format!("{text} ({} left)", short_duration(left)),
-        None => text.to_string(),
-    })
-}
-
-/// Whether two snapshots look the same on screen. Fields that tick with the clock are
-/// compared through the text they are shown as; the rest compare exactly.
-fn same_on_screen(a: &Snapshot, b: &Snapshot) -> bool {
-    a.estate == b.estate
-        && a.environment == b.environment
-        && a.status == b.status
-        && a.worst_sev == b.worst_sev
-        && a.counts == b.counts
-        && a.sev_names == b.sev_names
-        && a.services.len() == b.services.len()
-        && a.services.iter().zip(&b.services).all(|(x, y)| {
-            age_text(a, x) == age_text(b, y)
-                && fallback_text(x) == fallback_text(y)
-                && without_clock(x) == without_clock(y)
-        })
-}
-
-fn without_clock(s: &ServiceView) -> ServiceView {
-    ServiceView {
-        observed_at: None,
-        fallback_left_s: None,
-        ..s.clone()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use chrono::TimeZone;
-
-    use super::*;
-    use crate::estate::{self, DEMO_ESTATE};
-    use crate::model::{Model, Observation, Outcome, ProbeReport, Status};
-
-    fn t0() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2025, 3, 14, 3, 12, 0)
-            .single()
-            .expect("a valid time")
     }
 
-    fn model() -> Model {
-        let (estate, _) = estate::from_str(DEMO_ESTATE, "demo").expect("the demo estate loads");
-        Model::new(Arc::new(estate))
+    fn page_step(&self) -> isize {
+        let page = if self.view == View::Detail {
+            self.geometry.detail_rows
+        } else {
+            self.geometry.list_rows
+        };
+        isize::try_from(page.max(1)).unwrap_or(isize::MAX)
     }
 
-    fn report_all(model: &mut Model, at: DateTime<Utc>, down: &str) {
-        let ids: Vec<String> = model
-            .estate()
-            .services
-            .iter()
-            .map(|s| s.id.clone())
-            .collect();
-        for (i, id) in ids.iter().enumerate() {
-            let obs = if id == down {
-                Observation::down("instance is FAILED")
-            } else {
-                Observation::new(Status::Up, "RUNNABLE")
+    fn help_max(&self) -> usize {
+        self.geometry
+            .help_lines
+            .saturating_sub(self.geometry.help_rows)
+    }
+
+    /// Rebuilds the rows after the snapshot or the filter changed, then re-places cursors.
+    fn rebuild(&mut self) {
+        self.rows = Rows::build(&self.snapshot, &self.filter);
+        self.sync();
+    }
+
+    /// Puts each cursor on the selection, and the selection on the active list's cursor.
+    fn sync(&mut self) {
+        let active = self.view;
+        if !self.pinned {
+            let worst = match active {
+                View::Topology => self.rows.topology.iter().min(),
+                View::Queues => self.rows.queues.first(),
+                _ => self.rows.map.first(),
             };
-            model.apply(ProbeReport {
-                service: i,
-                at,
-                outcome: Outcome::Observed(obs),
-            });
+            if let Some(&i) = worst {
+                self.selected_id = Some(self.snapshot.services[i].id.clone());
+            }
+        }
+        let selected = self.selected();
+        for view in [View::FailureMap, View::Topology, View::Queues] {
+            let rows = self.list(view);
+            let found = selected.and_then(|i| rows.iter().position(|&r| r == i));
+            let len = rows.len();
+            let cursor = &mut self.cursors[view.index()];
+            if let Some(p) = found {
+                cursor.selected = p;
+            }
+            cursor.keep_visible(len);
+        }
+        if active.lists_services() {
+            let at = self.cursors[active.index()].selected;
+            if let Some(&i) = self.list(active).get(at)
+                && selected != Some(i)
+            {
+                self.selected_id = Some(self.snapshot.services[i].id.clone());
+            }
+        }
+        let anchored = self.event_anchor.as_ref().and_then(|a| {
+            self.rows
+                .events
+                .iter()
+                .position(|&e| self.snapshot.events[e] == *a)
+        });
+        let len = self.rows.events.len();
+        let events = &mut self.cursors[View::Events.index()];
+        events.selected = anchored.unwrap_or(if self.event_anchor.is_some() {
+            events.selected
+        } else {
+            0
+        });
+        events.keep_visible(len);
+    }
+
+    /// The rows of a list view (positions in the snapshot's services or events).
+    fn list(&self, view: View) -> &[usize] {
+        match view {
+            View::FailureMap => &self.rows.map,
+            View::Topology => &self.rows.topology,
+            View::Queues => &self.rows.queues,
+            View::Events => &self.rows.events,
+            View::Detail => &[],
         }
     }
+}
 
-    fn key(code: KeyCode) -> KeyEvent {
-        KeyEvent::new(code, KeyModifiers::NONE)
-    }
-
-    fn app_with(down: &str) -> (Model, App) {
-        let mut m = model();
-        report_all(&mut m, t0(), down);
-        let app = App::new(m.snapshot(t0() + TimeDelta::seconds(5)));
-        (m, app)
-    }
-
-    #[test]
-    fn q_and_ctrl_c_quit() {
-        let (_, mut app) = app_with("sql");
-        assert_eq!(app.handle_key(key(KeyCode::Char('q'))), Effect::Quit);
-        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
-        assert_eq!(app.handle_key(ctrl_c), Effect::Quit);
-        assert_eq!(app.handle_key(key(KeyCode::Char('c'))), Effect::None);
-    }
-
-    #[test]
-    fn r_asks_the_poller_for_a_refresh_and_says_so() {
-        let (_, mut app) = app_with("sql");
-        assert_eq!(
-            app.handle_key(key(KeyCode::Char('r'))),
-            Effect::Send(Control::RefreshNow)
-        );
-        assert!(app.note().is_some());
-    }
-
-    #[test]
-    fn r_after_the_poller_stopped_only_explains() {
-        let (_, mut app) = app_with("sql");
-        assert!(app.set_poller_stopped());
-        assert!(!app.set_poller_stopped());
-        assert_eq!(app.handle_key(key(KeyCode::Char('r'))), Effect::Redraw);
-        assert!(app.note().is_some_and(|n| n.contains("stopped")));
-    }
-
-    #[test]
-    fn note_expires_with_snapshot_time() {
-        let (m, mut app) = app_with("sql");
-        app.handle_key(key(KeyCode::Char('r')));
-        assert!(app.set_snapshot(m.snapshot(t0() + TimeDelta::seconds(10))));
-        assert_eq!(app.note(), None);
-    }
-
-    #[test]
-    fn arrows_jk_home_end_and_pages_move_the_selection() {
-        let (_, mut app) = app_with("sql");
-        let n = app.snapshot().services.len();
-        app.set_page_rows(3);
-        assert_eq!(app.handle_key(key(KeyCode::Up)), Effect::None);
-        assert_eq!(app.handle_key(key(KeyCode::Down)), Effect::Redraw);
-        assert_eq!(app.handle_key(key(KeyCode::Char('j'))), Effect::Redraw);
-        assert_eq!(app.selected(), 2);
-        app.handle_key(key(KeyCode::Char('k')));
-        assert_eq!(app.selected(), 1);
-        app.handle_key(key(KeyCode::PageDown));
-        assert_eq!(app.selected(), 4);
-        assert_eq!(app.offset(), 2, "the selection stays on screen");
-        app.handle_key(key(KeyCode::End));
-        assert_eq!(app.selected(), n - 1);
-        assert_eq!(app.offset(), n - 3);
-        assert_eq!(app.handle_key(key(KeyCode::End)), Effect::None);
-        app.handle_key(key(KeyCode::PageUp));
-        assert_eq!(app.selected(), n - 4);
-        app.handle_key(key(KeyCode::Home));
-        assert_eq!((app.selected(), app.offset()), (0, 0));
-    }
-
-    #[test]
-    fn key_releases_are_ignored() {
-        let (_, mut app) = app_with("sql");
-        let mut release = key(KeyCode::Char('q'));
-        release.kind = KeyEventKind::Release;
-        assert_eq!(app.handle_key(release), Effect::None);
-    }
-
-    #[test]
-    fn selection_stays_on_the_same_service_when_the_order_changes() {
-        let (mut m, mut app) = app_with("sql");
-        // Select the telemetry service, near the bottom while sql is down.
-        while app.selected_service().map(|s| s.id.as_str()) != Some("telemetry") {
-            assert_eq!(app.handle_key(key(KeyCode::Down)), Effect::Redraw);
-        }
-        let before = app.selected();
-        // Now telemetry goes down too and rises in the list; sql recovers.
-        let later = t0() + TimeDelta::seconds(20);
-        report_all(&mut m, later, "telemetry");
-        assert!(app.set_snapshot(m.snapshot(later)));
-        assert_eq!(
-            app.selected_service().map(|s| s.id.as_str()),
-            Some("telemetry")
-        );
-        assert_ne!(app.selected(), before, "the list was re-sorted");
-    }
-
-    #[test]
-    fn until_the_user_moves_the_selection_follows_the_worst_service() {
-        let (mut m, mut app) = app_with("sql");
-        assert_eq!(app.selected_service().map(|s| s.id.as_str()), Some("sql"));
-        let later = t0() + TimeDelta::seconds(20);
-        report_all(&mut m, later, "telemetry");
-        app.set_snapshot(m.snapshot(later));
-        assert_eq!(
-            app.selected_service().map(|s| s.id.as_str()),
-            Some("telemetry")
-        );
-        // Home returns to following it after a move.
-        app.handle_key(key(KeyCode::Down));
-        assert_eq!(app.handle_key(key(KeyCode::Home)), Effect::Redraw);
-        report_all(&mut m, later, "sql");
-        app.set_snapshot(m.snapshot(later));
-        assert_eq!(app.selected_service().map(|s| s.id.as_str()), Some("sql"));
-    }
-
-    #[test]
-    fn a_vanished_selection_falls_back_to_the_same_row() {
-        let (mut m, mut app) = app_with("sql");
-        let n = app.snapshot().services.len();
-        app.handle_key(key(KeyCode::End));
-        let mut snap = m.snapshot(t0());
-        snap.services.truncate(3);
-        app.set_snapshot(snap);
-        assert_eq!(app.selected(), 2);
-        report_all(&mut m, t0(), "sql");
-        app.set_snapshot(m.snapshot(t0()));
-        assert_eq!(app.snapshot().services.len(), n);
-    }
-
-    #[test]
-    fn ticks_change_the_screen_only_when_a_shown_age_changes() {
-        let mut m = model();
-        // Observed a few minutes ago: the age reads "3m" for a minute.
-        report_all(&mut m, t0(), "sql");
-        let mut app = App::new(m.snapshot(t0() + TimeDelta::seconds(185)));
-        assert!(!app.set_snapshot(m.snapshot(t0() + TimeDelta::seconds(186))));
-        assert!(app.set_snapshot(m.snapshot(t0() + TimeDelta::seconds(240))));
-        // Fresh data ages by the second.
-        report_all(&mut m, t0() + TimeDelta::seconds(240), "sql");
-        assert!(app.set_snapshot(m.snapshot(t0() + TimeDelta::seconds(241))));
-        assert!(app.set_snapshot(m.snapshot(t0() + TimeDelta::seconds(242))));
-    }
-
-    #[test]
-    fn durations_are_shown_in_their_largest_unit() {
-        assert_eq!(short_duration(0), "0s");
-        assert_eq!(short_duration(59), "59s");
-        assert_eq!(short_duration(60), "1m");
-        assert_eq!(short_duration(479), "7m");
-        assert_eq!(short_duration(7200), "2h");
-        assert_eq!(short_duration(200_000), "2d");
-    }
+/// The last scroll position of the detail view.
+fn detail_max(g: Geometry) -> usize {
+    g.detail_lines.saturating_sub(g.detail_rows)
 }

@@ -49,6 +49,11 @@ pub struct Global {
     #[arg(long, global = true, value_name = "NAME")]
     pub scenario: Option<String>,
 
+    /// The console's theme: default-dark, light, high-contrast, colorblind, monochrome, or a
+    /// file <XDG config>/opsdeck/themes/NAME.toml (NO_COLOR selects monochrome).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub theme: Option<String>,
+
     /// Log level for messages on stderr (error, warn, info, debug, trace).
     #[arg(long, global = true, env = "OPSDECK_LOG", value_name = "LEVEL")]
     pub log_level: Option<String>,
@@ -60,6 +65,10 @@ pub enum Format {
     Json,
     /// An aligned table for a terminal.
     Table,
+    /// The Nagios plugin API: a status line with perfdata (NRPE, check_by_ssh, Icinga).
+    Nagios,
+    /// Prometheus exposition text (node_exporter's textfile collector).
+    Prometheus,
 }
 
 #[derive(Debug, Subcommand)]
@@ -71,6 +80,9 @@ pub enum Command {
         /// Address to listen on (loopback only); port 0 picks a free one.
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: SocketAddr,
+        /// Write the estate, pointed at the running simulator, to this file.
+        #[arg(long, value_name = "FILE")]
+        write_estate: Option<PathBuf>,
     },
 }
 

@@ -49,6 +49,8 @@ pub struct Estate {
     /// Display names of SEV 1–4 (default `SEV1`…`SEV4`).
     pub sev_names: [String; 4],
     pub gcp: Option<Gcp>,
+    /// The kubeconfig for `k8s_workload` services (else `$KUBECONFIG`, `~/.kube/config`).
+    pub kubeconfig: Option<PathBuf>,
     pub regions: Vec<Region>,
     pub services: Vec<Service>,
 }

@@ -20,7 +20,10 @@ const UNKNOWN: u8 = 3;
 pub async fn run(cli: Cli) -> u8 {
     match &cli.command {
         Some(Command::Check) => check(&cli),
-        Some(Command::Sim { listen }) => serve_sim(&cli, *listen).await,
+        Some(Command::Sim {
+            listen,
+            write_estate,
+        }) => serve_sim(&cli, *listen, write_estate.as_deref()).await,
         None if cli.once => run_once(&cli).await,
         None => run_console(&cli).await,
     }
@@ -128,6 +131,8 @@ async fn run_once(cli: &Cli) -> u8 {
             output::to_json(&snapshot, result.timed_out, &warning_lines)
         ),
         Format::Table => print!("{}", output::to_table(&snapshot, result.timed_out)),
+        Format::Nagios => print!("{}", output::to_nagios(&snapshot, result.timed_out)),
+        Format::Prometheus => print!("{}", output::to_prometheus(&snapshot, result.timed_out)),
     }
     if result.timed_out {
         eprintln!(
@@ -164,7 +169,7 @@ async fn run_console(cli: &Cli) -> u8 {
         control_rx,
         poller::DEFAULT_CONCURRENCY,
     ));
-    let result = runtime::run(model, report_rx, control_tx).await;
+    let result = runtime::run(model, report_rx, control_tx, cli.global.theme.as_deref()).await;
     poll.abort();
     if let Some(sim) = sim {
         sim.shutdown().await;
@@ -178,14 +183,7 @@ async fn run_console(cli: &Cli) -> u8 {
     }
 }
 
-async fn serve_sim(cli: &Cli, listen: SocketAddr) -> u8 {
-    let (estate, _) = match load_estate(cli) {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("opsdeck: {e}");
-            return 1;
-        }
-    };
+async fn serve_sim(cli: &Cli, listen: SocketAddr, write_estate: Option<&Path>) -> u8 {
     let scenario = match cli
         .global
         .scenario
@@ -199,6 +197,34 @@ async fn serve_sim(cli: &Cli, listen: SocketAddr) -> u8 {
             return 1;
         }
     };
+    // With no estate named, a scenario written for a sample estate brings its estate.
+    let named = cli.global.estate.is_none() && std::env::var_os("OPSDECK_ESTATE").is_none();
+    let sample = scenario
+        .as_ref()
+        .and_then(|s| s.estate.as_deref())
+        .filter(|_| named)
+        .and_then(|n| estate::SAMPLE_ESTATES.iter().find(|(name, _)| *name == n));
+    let loaded = match sample {
+        Some((name, text)) => estate::from_str(text, &format!("<sample estate {name}>"))
+            .map(|(e, w)| (e, w, (*text).to_string()))
+            .map_err(|e| e.to_string()),
+        None => load_estate(cli).and_then(|(e, w)| {
+            let text = if Path::new(&e.source).is_file() {
+                std::fs::read_to_string(&e.source)
+                    .map_err(|err| format!("cannot read {}: {err}", e.source))?
+            } else {
+                estate::DEMO_ESTATE.to_string()
+            };
+            Ok((e, w, text))
+        }),
+    };
+    let (estate, _, source) = match loaded {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("opsdeck: {e}");
+            return 1;
+        }
+    };
     let sim = match sim::start(&estate, scenario, listen).await {
         Ok(s) => s,
         Err(e) => {
@@ -207,18 +233,44 @@ async fn serve_sim(cli: &Cli, listen: SocketAddr) -> u8 {
         }
     };
     let base = sim.base_url();
+    let project = estate
+        .gcp
+        .as_ref()
+        .and_then(|g| g.project.clone())
+        .unwrap_or_else(|| "sim-project".to_string());
     println!("opsdeck simulator for estate \"{}\" on {base}", estate.name);
-    println!("  Google APIs (Cloud SQL, Cloud Run v2, Memorystore, generic resources): {base}/");
-    println!("  metadata server (tokens): {base}/computeMetadata/v1/");
-    println!("  HTTP health endpoints: {base}/http/<service id>/");
-    println!(
-        "Point an estate at it with:  [gcp] endpoint = \"{base}\"  metadata_endpoint = \"{base}\""
-    );
+    println!("  Cloud SQL Admin (v1/, sql/v1beta4/):        {base}/");
+    println!("  Cloud Run Admin v2, Knative v1:             {base}/  (gcloud: through the proxy below)");
+    println!("  Cloud Tasks (v2, v2beta3), Memorystore v1:  {base}/");
+    println!("  Cloud Monitoring v3, PromQL:                {base}/v3/…  {base}/v1/projects/{project}/location/global/prometheus/api/v1/query");
+    println!("  other Google resources (KMS, Secret Manager, VPC connectors, Scheduler): {base}/<their path>");
+    println!("  metadata server (tokens):                   {base}/computeMetadata/v1/");
+    println!("  OAuth token endpoint:                       {base}/token");
+    println!("  HTTP health endpoints:                      {base}/http/<service id>/");
+    println!("  state and counters:                         {base}/_sim/stats");
+    let redirected = sim::redirect(&estate, &sim);
+    if let Some(path) = write_estate {
+        let written = sim::ready_estate(&source, &redirected, &sim)
+            .and_then(|text| std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display())));
+        match written {
+            Ok(()) => println!("Estate pointed at the simulator: {}  (opsdeck --estate {} …)", path.display(), path.display()),
+            Err(e) => {
+                eprintln!("opsdeck: {e}");
+                sim.shutdown().await;
+                return 1;
+            }
+        }
+    } else {
+        println!("Point an estate at it with:  [gcp] endpoint = \"{base}\"  metadata_endpoint = \"{base}\"  (or --write-estate FILE)");
+    }
+    for line in sim.cluster_lines() {
+        println!("{line}");
+    }
     println!("Point gcloud at it with:");
-    println!(
-        "  export CLOUDSDK_API_ENDPOINT_OVERRIDES_SQL={base}/ CLOUDSDK_API_ENDPOINT_OVERRIDES_REDIS={base}/"
-    );
-    println!("  export CLOUDSDK_AUTH_ACCESS_TOKEN=sim-token CLOUDSDK_CORE_PROJECT=<project>");
+    println!("  export CLOUDSDK_CONFIG=\"$(mktemp -d)\"");
+    for (key, value) in sim.gcloud_env(&project) {
+        println!("  export {key}={value}");
+    }
     println!("Ctrl-C stops it.");
     let _ = tokio::signal::ctrl_c().await;
     sim.shutdown().await;

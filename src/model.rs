@@ -13,7 +13,10 @@ use chrono::{DateTime, Utc};
 
 pub use impact::{ActiveFallback, Impact, Own};
 pub use observation::{Observation, Outcome, ProbeReport, QueueFigures, Status};
-pub use snapshot::{Counts, EventView, Overall, QueueView, RegionView, ServiceView, Snapshot};
+pub use snapshot::{
+    Counts, DependencyView, ErrorView, EventView, Overall, QueueView, RegionView, ServiceView,
+    Snapshot,
+};
 
 use crate::estate::Estate;
 

@@ -2,10 +2,19 @@
 //! backend; each turns one service's locator into an [`Outcome`]. Probes never touch the
 //! model; the poller (or `--once`) sends their reports on.
 
+pub mod credentials;
 pub mod gcp;
 pub mod http;
+pub mod kube;
+pub mod mysql;
+pub mod postgres;
+pub mod prometheus;
+pub mod promql;
+pub mod queue;
+pub mod rabbitmq;
+pub mod redis;
+pub mod redis_queue;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::estate::{Estate, Kind, Service, Target};
@@ -15,7 +24,8 @@ use crate::model::{Observation, Outcome};
 #[derive(Clone)]
 pub struct ProbeContext {
     http: reqwest::Client,
-    google: Arc<gcp::GoogleClient>,
+    google: gcp::Google,
+    kube: std::sync::Arc<kube::KubeHub>,
 }
 
 impl ProbeContext {
@@ -27,15 +37,16 @@ impl ProbeContext {
             .pool_max_idle_per_host(16)
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
-        let google = Arc::new(gcp::GoogleClient::new(http.clone(), estate.gcp.as_ref()));
-        ProbeContext { http, google }
+        let google = gcp::Google::new(http.clone(), estate.gcp.as_ref());
+        let kube = std::sync::Arc::new(kube::KubeHub::new(estate.kubeconfig.clone()));
+        ProbeContext { http, google, kube }
     }
 
     pub fn http(&self) -> &reqwest::Client {
         &self.http
     }
 
-    pub fn google(&self) -> &gcp::GoogleClient {
+    pub fn google(&self) -> &gcp::Google {
         &self.google
     }
 }
@@ -53,7 +64,7 @@ pub async fn run(ctx: &ProbeContext, service: &Service) -> Outcome {
 /// a control-plane API that does not answer leaves the last value stale.
 fn timed_out(service: &Service, limit: Duration) -> Outcome {
     let after = humantime::format_duration(limit);
-    if service.kind.is_google() {
+    if service.kind.is_google() || service.kind == Kind::K8sWorkload {
         Outcome::Failed {
             error: format!(
                 "{} did not answer within {after}",
@@ -100,8 +111,69 @@ async fn dispatch(ctx: &ProbeContext, service: &Service) -> Outcome {
             url,
             up_when,
             degraded_when,
-        } => gcp::gcp_rest::probe(&ctx.google, url, up_when, degraded_when.as_deref()).await,
-        _ => Outcome::Observed(not_available(service.kind)),
+        } => {
+            gcp::gcp_rest::probe(ctx.google.client(), url, up_when, degraded_when.as_deref()).await
+        }
+        Target::K8sWorkload {
+            context,
+            namespace,
+            workload,
+            name,
+        } => {
+            ctx.kube
+                .probe(context.as_deref(), namespace, *workload, name)
+                .await
+        }
+        Target::CloudTasks {
+            project,
+            location,
+            queue,
+            thresholds,
+        } => gcp::cloud_tasks::probe(&ctx.google, project, location, queue, thresholds).await,
+        Target::Redis {
+            url,
+            password_env,
+            sentinel_master,
+        } => redis::probe(url, password_env.as_deref(), sentinel_master.as_deref()).await,
+        Target::RedisQueue {
+            url,
+            password_env,
+            queue,
+            format,
+            thresholds,
+        } => redis_queue::probe(url, password_env.as_deref(), queue, *format, thresholds).await,
+        Target::RabbitmqQueue {
+            url,
+            vhost,
+            queue,
+            user,
+            password_env,
+            thresholds,
+        } => {
+            let target = rabbitmq::QueueRef {
+                url,
+                vhost,
+                queue,
+                user: user.as_deref(),
+                password_env: password_env.as_deref(),
+            };
+            rabbitmq::probe(&ctx.http, target, thresholds).await
+        }
+        Target::Postgres { url, password_env } => {
+            postgres::probe(url, password_env.as_deref()).await
+        }
+        Target::Mysql { url, password_env } => mysql::probe(url, password_env.as_deref()).await,
+        Target::Prometheus {
+            url,
+            metric,
+            up_when,
+        } => prometheus::probe(&ctx.http, url, metric, up_when).await,
+        Target::Promql {
+            url,
+            query,
+            up_when,
+        } => promql::probe(&ctx.http, url, query, up_when).await,
+        Target::PubsubSubscription { .. } => Outcome::Observed(not_available(service.kind)),
     }
 }
 

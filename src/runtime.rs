@@ -3,6 +3,8 @@
 //! draws. It waits for one thing to happen (a key or resize, a report, the one-second tick,
 //! a signal), then drains everything else already pending, takes one snapshot and draws
 //! once, and only if the screen would change. Drawing is never driven by a timer of its own.
+//! It also carries out what keys ask for beyond the screen: a refresh (to the poller), a copy
+//! to the clipboard (OSC 52, through the terminal) and a change of theme.
 
 use std::io;
 use std::time::Duration;
@@ -19,7 +21,7 @@ use crate::app::{App, Effect};
 use crate::model::{Model, ProbeReport};
 use crate::poller::Control;
 use crate::tui::Tui;
-use crate::ui::{self, Theme};
+use crate::ui::{self, Theme, theme};
 
 /// At most this many queued terminal events are handled before drawing.
 const MAX_EVENTS_PER_DRAW: usize = 64;
@@ -37,26 +39,33 @@ const TICK: Duration = Duration::from_secs(1);
 ///
 /// `model` is the estate's model, fed from `reports` (the poller's channel); `control` carries
 /// the console's requests back to the poller (the `r` key). When `reports` closes, the console
-/// keeps showing the last data and says the poller has stopped. Colours follow `NO_COLOR`.
+/// keeps showing the last data and says the poller has stopped. `theme` names the theme
+/// (default: default-dark); a bad theme file is a warning in the footer, never fatal, and
+/// `NO_COLOR` selects the monochrome theme whatever is named.
 pub async fn run(
     mut model: Model,
     mut reports: Receiver<ProbeReport>,
     control: Sender<Control>,
+    theme: Option<&str>,
 ) -> Result<()> {
-    let theme = Theme::from_env();
+    let loaded = theme::load(theme.unwrap_or(theme::DEFAULT), no_color());
     let mut signals = Signals::new()?;
     let mut app = App::new(model.snapshot(Utc::now()));
-    let mut tui = Tui::enter()?;
+    app.warn(&loaded.warnings);
+    let mut console = Console {
+        tui: Tui::enter()?,
+        theme: loaded.theme,
+        control,
+    };
     let ended = run_loop(
-        &mut tui,
+        &mut console,
         &mut app,
         &mut model,
         &mut reports,
-        &control,
         &mut signals,
-        theme,
     )
     .await;
+    let mut tui = console.tui;
     let restored = tui.leave();
     match ended? {
         // The terminal is gone with the session: nothing to restore, nobody to tell.
@@ -74,6 +83,18 @@ enum Exit {
     Signal,
     /// SIGHUP, or the terminal's input ended: the session is gone.
     HangUp,
+}
+
+/// `NO_COLOR` set to a non-empty value (no-color.org).
+fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
+/// What the loop acts through: the terminal, the theme, the poller's control channel.
+struct Console {
+    tui: Tui,
+    theme: Theme,
+    control: Sender<Control>,
 }
 
 /// What woke the loop.
@@ -95,13 +116,11 @@ struct Pending {
 }
 
 async fn run_loop(
-    tui: &mut Tui,
+    console: &mut Console,
     app: &mut App,
     model: &mut Model,
     reports: &mut Receiver<ProbeReport>,
-    control: &Sender<Control>,
     signals: &mut Signals,
-    theme: Theme,
 ) -> Result<Exit> {
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(TICK);
@@ -117,9 +136,9 @@ async fn run_loop(
     loop {
         if (pending.draw || pending.repaint) && Instant::now() >= next_draw {
             if pending.repaint {
-                tui.repaint()?;
+                console.tui.repaint()?;
             }
-            draw(tui, app, theme)?;
+            draw(console, app)?;
             next_draw = Instant::now() + MIN_DRAW_GAP;
             pending = Pending::default();
         }
@@ -136,7 +155,7 @@ async fn run_loop(
         };
         match wake {
             Wake::Terminal(event) => {
-                if let Some(exit) = on_terminal(event, app, control, &mut pending)? {
+                if let Some(exit) = on_terminal(event, app, console, &mut pending)? {
                     return Ok(exit);
                 }
             }
@@ -172,7 +191,7 @@ async fn run_loop(
             let Some(event) = events.next().now_or_never() else {
                 break;
             };
-            if let Some(exit) = on_terminal(event, app, control, &mut pending)? {
+            if let Some(exit) = on_terminal(event, app, console, &mut pending)? {
                 return Ok(exit);
             }
         }
@@ -190,7 +209,7 @@ async fn run_loop(
 fn on_terminal(
     event: Option<io::Result<Event>>,
     app: &mut App,
-    control: &Sender<Control>,
+    console: &mut Console,
     pending: &mut Pending,
 ) -> io::Result<Option<Exit>> {
     match event {
@@ -204,9 +223,25 @@ fn on_terminal(
                 Effect::Quit => return Ok(Some(Exit::Quit)),
                 Effect::Send(request) => {
                     // Never wait on the poller: a full channel already holds a request.
-                    if let Err(TrySendError::Closed(_)) = control.try_send(request) {
+                    if let Err(TrySendError::Closed(_)) = console.control.try_send(request) {
                         app.set_poller_stopped();
                     }
+                    pending.draw = true;
+                }
+                Effect::Copy(text) => {
+                    if let Err(e) = console.tui.copy(&text) {
+                        app.show_note(format!("could not copy: {e}"));
+                    }
+                    pending.draw = true;
+                }
+                Effect::SetTheme(name) => {
+                    let loaded = theme::load(&name, no_color());
+                    if loaded.warnings.is_empty() {
+                        app.show_note(format!("theme {}", loaded.theme.name()));
+                    } else {
+                        app.warn(&loaded.warnings);
+                    }
+                    console.theme = loaded.theme;
                     pending.draw = true;
                 }
             }
@@ -220,11 +255,9 @@ fn on_terminal(
     }
 }
 
-fn draw(tui: &mut Tui, app: &mut App, theme: Theme) -> io::Result<()> {
-    tui.terminal().draw(|frame| {
-        app.set_page_rows(ui::list_rows(frame.area()));
-        ui::render(frame, app, theme);
-    })?;
+fn draw(console: &mut Console, app: &mut App) -> io::Result<()> {
+    let theme = &console.theme;
+    console.tui.terminal().draw(|frame| ui::draw(frame, app, theme))?;
     Ok(())
 }
 

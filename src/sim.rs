@@ -1,20 +1,40 @@
 //! The built-in simulator: the only fake in opsdeck. It serves the real wire protocols (Google
-//! REST JSON, the GCE metadata server, plain HTTP health endpoints) on a loopback port, with
-//! state materialised from an estate and faults played from a scenario, so the real clients run
-//! against it unchanged. Owns the server, its lifecycle and the request routing by path prefix;
-//! the API shapes live in `sim/google.rs`, `sim/resources.rs`, `sim/metadata.rs`, `sim/http.rs`.
+//! REST JSON, the GCE metadata server, the OAuth token endpoint, plain HTTP health endpoints)
+//! on a loopback port, with state materialised from an estate and faults played from a
+//! scenario, so the real clients (opsdeck's probes, google-cloud-auth, gcloud) run against it
+//! unchanged. Owns the server, its lifecycle, the request routing by path prefix (and, for
+//! gcloud's Cloud Run calls through a proxy, the region in the host name), and the waiting,
+//! hanging and resetting a scenario asks for; the API shapes live in `sim/google.rs` and
+//! `sim/google/`, `sim/resources.rs`, `sim/metadata.rs`, `sim/oauth.rs`, `sim/http.rs`.
 //!
 //! It never binds anything but a loopback address, never panics on request data, bounds
 //! request bodies and open connections, and counts every request it serves.
 
+mod backlog;
+pub(crate) mod cluster;
 mod google;
+mod handoff;
 mod http;
+mod knobs;
+mod kube;
 mod metadata;
 mod net;
+mod oauth;
 mod patch;
+mod prometheus;
+mod rabbitmq;
+mod redis;
+mod redis_cmd;
+mod redis_info;
+mod redis_model;
+mod redis_sentinel;
 mod resources;
+mod resp;
 pub mod scenario;
 mod state;
+
+pub use cluster::ClusterEndpoint;
+pub use handoff::ready_estate;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,7 +44,7 @@ use std::time::{Duration, Instant};
 use ::http::{HeaderValue, StatusCode, header};
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -87,6 +107,8 @@ pub struct SimHandle {
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
+    /// The cluster side: Kubernetes, Redis, RabbitMQ and Prometheus listeners.
+    cluster: Option<cluster::Cluster>,
 }
 
 impl SimHandle {
@@ -104,10 +126,64 @@ impl SimHandle {
         self.shared.requests.load(Ordering::Relaxed)
     }
 
+    /// The kubeconfig of the simulated clusters: one context per estate region with
+    /// Kubernetes workloads (named after its `kube_context`, else the region id), each an API
+    /// server over plain HTTP on loopback. `None` when the estate has no cluster.
+    pub fn kubeconfig_yaml(&self) -> Option<String> {
+        self.cluster
+            .as_ref()
+            .filter(|c| c.has_contexts())
+            .map(cluster::Cluster::kubeconfig_yaml)
+    }
+
+    /// Where the simulator wrote that kubeconfig (a temporary file, removed when the simulator
+    /// stops). Give it to kubectl (`--kubeconfig`) or a Kubernetes probe; `redirect` keeps the
+    /// estate's context names, which are the contexts of this file.
+    pub fn kubeconfig_path(&self) -> Option<&std::path::Path> {
+        self.cluster.as_ref().and_then(cluster::Cluster::kubeconfig_path)
+    }
+
+    /// Writes the kubeconfig to `path` as well (for `opsdeck sim`).
+    pub fn write_kubeconfig(&self, path: &std::path::Path) -> std::io::Result<()> {
+        match self.kubeconfig_yaml() {
+            Some(yaml) => std::fs::write(path, yaml),
+            None => Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "the estate has no Kubernetes cluster to write a kubeconfig for",
+            )),
+        }
+    }
+
+    /// The Kubernetes API servers, Redis servers and Sentinels, RabbitMQ brokers and
+    /// Prometheus servers and exporters the simulator runs for the estate.
+    pub fn cluster_endpoints(&self) -> &[ClusterEndpoint] {
+        self.cluster
+            .as_ref()
+            .map_or(&[], cluster::Cluster::endpoints)
+    }
+
+    /// For people: a kubectl, redis-cli or curl line for each of those endpoints, and the
+    /// kubeconfig to export.
+    pub fn cluster_lines(&self) -> Vec<String> {
+        self.cluster
+            .as_ref()
+            .map(|c| c.describe().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// Every HTTP request the cluster side's listeners (Kubernetes, RabbitMQ, Prometheus)
+    /// served so far.
+    pub fn cluster_requests(&self) -> u64 {
+        self.cluster.as_ref().map_or(0, cluster::Cluster::requests)
+    }
+
     /// Stops accepting, releases hanging requests, and waits (a few seconds at most) for the
     /// open ones to finish.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
+        if let Some(cluster) = self.cluster.take() {
+            cluster.shutdown().await;
+        }
         let Some(mut task) = self.task.take() else {
             return;
         };
@@ -164,7 +240,10 @@ pub async fn start(
         world: Mutex::new(world),
         stopping: stopping.clone(),
     });
-    let app = Router::new().fallback(serve).with_state(shared.clone());
+    let app = Router::new()
+        .fallback(serve)
+        .with_state(shared.clone())
+        .into_make_service_with_connect_info::<net::Reset>();
     let mut stop_signal = stopping;
     let server = axum::serve(net::Limited::new(listener, MAX_CONNECTIONS), app)
         .with_graceful_shutdown(async move {
@@ -175,18 +254,35 @@ pub async fn start(
             tracing::error!("simulator server stopped: {e}");
         }
     });
+    let cluster = cluster::Cluster::start(
+        estate,
+        scenario.as_ref(),
+        listen.ip(),
+        shared.started,
+        shared.speed,
+        shared.stopping.clone(),
+    )
+    .await
+    .map_err(|source| SimError::Bind {
+        addr: listen,
+        source,
+    })?;
     tracing::info!(%addr, scenario = scenario.as_ref().map(|s| s.name.as_str()), "simulator listening");
     Ok(SimHandle {
         addr,
         shared,
         stop,
         task: Some(task),
+        cluster: Some(cluster),
     })
 }
 
 /// The same estate with every endpoint pointed at the simulator: `[gcp] endpoint` and the
 /// metadata server are the simulator, and every `http` service's url becomes
-/// `{base_url}/http/{service id}{original path}`.
+/// `{base_url}/http/{service id}{original path}`. Redis and Redis-queue URLs become
+/// `redis://127.0.0.1:{port}/{db}` (one port per simulated server or Sentinel), RabbitMQ and
+/// Prometheus URLs `http://127.0.0.1:{port}{path}`; Kubernetes workloads keep their context
+/// names, which are the contexts of `SimHandle::kubeconfig_path`.
 pub fn redirect(estate: &Estate, sim: &SimHandle) -> Estate {
     let base = sim.base_url();
     let mut out = estate.clone();
@@ -199,6 +295,12 @@ pub fn redirect(estate: &Estate, sim: &SimHandle) -> Estate {
         if let Target::Http { url, .. } = &mut service.target {
             *url = format!("{base}/http/{}{}", service.id, path_and_query(url));
         }
+    }
+    if let Some(cluster) = &sim.cluster {
+        cluster.redirect(&mut out);
+    }
+    if let Some(path) = sim.kubeconfig_path() {
+        out.kubeconfig = Some(path.to_path_buf());
     }
     out
 }
@@ -214,12 +316,16 @@ fn path_and_query(url: &str) -> String {
 }
 
 /// The one handler: routes by path prefix.
-async fn serve(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+async fn serve(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(conn): ConnectInfo<net::Reset>,
+    request: Request,
+) -> Response {
     shared.requests.fetch_add(1, Ordering::Relaxed);
     let (parts, body) = request.into_parts();
-    if axum::body::to_bytes(body, MAX_BODY).await.is_err() {
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
         return reply(&google::too_large(MAX_BODY));
-    }
+    };
     let path = parts.uri.path();
     let query = parts.uri.query();
 
@@ -240,17 +346,101 @@ async fn serve(State(shared): State<Arc<Shared>>, request: Request) -> Response 
     if let Some(rest) = path.strip_prefix("/http/") {
         let id = rest.split('/').next().unwrap_or_default();
         let endpoint = shared.world_now().http.get(id).cloned();
-        return http::answer(endpoint, id, shared.stopping.clone()).await;
+        return http::answer(endpoint, id, shared.stopping.clone(), &conn).await;
     }
-    let read_only = parts.method == ::http::Method::GET || parts.method == ::http::Method::HEAD;
-    let answer = google::answer(
-        &shared.world_now(),
-        read_only,
-        parts.method.as_str(),
+    if matches!(path, "/token" | "/oauth2/v4/token" | "/o/oauth2/token") {
+        let serial = shared.tokens.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = chrono::Utc::now().timestamp();
+        return reply(&oauth::answer(parts.method.as_str(), &body, serial, now));
+    }
+    let host = parts
+        .uri
+        .host()
+        .or_else(|| parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()));
+    let mut call = google::Call {
+        method: parts.method.as_str(),
         path,
         query,
-    );
-    reply(&answer)
+        body: &body,
+        region: host.and_then(region_prefix),
+        waited: false,
+    };
+    let mut answer = google::answer(&mut shared.world_now(), &call);
+    if let Some((op, timeout)) = answer.wait {
+        hold_for(&shared, op, timeout).await;
+        call.waited = true;
+        answer = google::answer(&mut shared.world_now(), &call);
+    }
+    let fault = answer.fault;
+    let mut stopping = shared.stopping.clone();
+    let stopped = async move {
+        // An error means the simulator is gone, which is as good as stopping.
+        let _ = stopping.wait_for(|stop| *stop).await;
+    };
+    tokio::pin!(stopped);
+    if !fault.latency.is_zero() {
+        tokio::select! {
+            () = tokio::time::sleep(fault.latency) => {}
+            () = &mut stopped => return reply(&stopping_reply()),
+        }
+    }
+    if fault.hang {
+        stopped.await;
+        return reply(&stopping_reply());
+    }
+    if fault.reset {
+        conn.reset();
+    }
+    reply(&answer.reply)
+}
+
+/// The region a regional Google host starts with: `us-central1` in
+/// `us-central1-run.googleapis.com` (and in `us-central1-sim.local:8080`, as gcloud forms it
+/// from an endpoint override).
+fn region_prefix(host: &str) -> Option<&str> {
+    let mut dashes = host.match_indices('-').map(|(i, _)| i);
+    let (_, second) = (dashes.next()?, dashes.next()?);
+    let region = &host[..second];
+    let (area, place) = region.split_once('-')?;
+    let valid = !area.is_empty()
+        && area.chars().all(|c| c.is_ascii_lowercase())
+        && place.len() > 1
+        && place.ends_with(|c: char| c.is_ascii_digit())
+        && place.starts_with(|c: char| c.is_ascii_lowercase());
+    valid.then_some(region)
+}
+
+/// Holds a `:wait` request until operation `op` is done, the wall-clock `timeout` passes, or
+/// the simulator stops.
+async fn hold_for(shared: &Shared, op: usize, timeout: Duration) {
+    let deadline = Instant::now() + timeout.min(Duration::from_secs(120));
+    let mut stopping = shared.stopping.clone();
+    loop {
+        let until_done = {
+            let world = shared.world_now();
+            match world.ops.get(op) {
+                Some(o) if !o.done() => o.ends.saturating_sub(world.clock),
+                _ => return,
+            }
+        };
+        let wall = Duration::try_from_secs_f64(until_done.as_secs_f64() / shared.speed)
+            .unwrap_or(Duration::MAX);
+        let now = Instant::now();
+        if now >= deadline {
+            return;
+        }
+        let nap = wall
+            .clamp(Duration::from_millis(5), Duration::from_millis(250))
+            .min(deadline - now);
+        tokio::select! {
+            () = tokio::time::sleep(nap) => {}
+            _ = stopping.wait_for(|stop| *stop) => return,
+        }
+    }
+}
+
+fn stopping_reply() -> google::Reply {
+    google::rpc_error(503, "UNAVAILABLE", "The simulator is stopping.")
 }
 
 fn stats(shared: &Shared) -> Value {
@@ -264,6 +454,7 @@ fn stats(shared: &Shared) -> Value {
         "events_applied": applied,
         "events_total": total,
         "resources": world.resources.len(),
+        "operations": world.ops.len(),
         "http_services": world.http.len(),
     })
 }
@@ -287,6 +478,17 @@ pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn regions_come_from_regional_hosts_only() {
+        assert_eq!(region_prefix("us-central1-run.googleapis.com"), Some("us-central1"));
+        assert_eq!(region_prefix("europe-west1-sim.local"), Some("europe-west1"));
+        assert_eq!(region_prefix("northamerica-northeast1-x"), Some("northamerica-northeast1"));
+        assert_eq!(region_prefix("run.googleapis.com"), None);
+        assert_eq!(region_prefix("127.0.0.1"), None);
+        assert_eq!(region_prefix("sim-local-host"), None);
+        assert_eq!(region_prefix("-"), None);
+    }
 
     #[test]
     fn keeps_path_and_query_of_redirected_urls() {

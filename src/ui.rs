@@ -1,31 +1,26 @@
-//! Console rendering: turns the [`App`] state into a frame. Reads the app, never changes it,
-//! and does no IO; colours come in as a [`Theme`] chosen by the caller (NO_COLOR). The screen
-//! is a header (estate, environment, worst SEV, counts), the active view, a detail strip for
-//! the selected service when there is room, and a footer with the keys.
+//! Console rendering: turns the [`App`] state into a frame. Reads the app, never changes it
+//! (beyond telling it how much fits, in [`draw`]), and does no IO; the [`Theme`] comes from
+//! the caller. The screen is the header (estate, environment, worst SEV, counts, tabs), the
+//! active view, and the footer with the view's keys; the help popup is drawn last, on top.
 
-mod detail;
-mod failure_map;
 mod footer;
 mod header;
+pub mod popup;
 pub mod text;
-mod theme;
+pub mod theme;
+pub mod views;
+pub mod widgets;
 
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::widgets::Widget;
 
-pub use failure_map::FailureMapView;
 pub use theme::Theme;
+pub use views::{DetailView, EventsView, FailureMapView, QueuesView, TopologyView};
 
-use crate::app::{App, View};
+use crate::app::{App, Geometry, View};
 
-/// Rows of the header.
-const HEADER_ROWS: u16 = 2;
-/// Rows of the detail strip (a rule and three lines).
-const DETAIL_ROWS: u16 = 4;
-/// The detail strip is shown only on terminals at least this tall.
-const DETAIL_MIN_HEIGHT: u16 = 16;
 /// Rows of the footer.
 const FOOTER_ROWS: u16 = 1;
 
@@ -34,20 +29,19 @@ const FOOTER_ROWS: u16 = 1;
 pub struct Areas {
     pub header: Rect,
     pub body: Rect,
-    pub detail: Option<Rect>,
     pub footer: Rect,
 }
 
 impl Areas {
     pub fn new(area: Rect) -> Areas {
-        let header_h = HEADER_ROWS.min(area.height);
-        let footer_h = FOOTER_ROWS.min(area.height - header_h);
-        let detail_h = if area.height >= DETAIL_MIN_HEIGHT {
-            DETAIL_ROWS
-        } else {
-            0
+        // On a very short terminal the tabs go first, then the counts: the view matters more.
+        let header_h = match area.height {
+            0..=4 => area.height.min(1),
+            5..=8 => 2,
+            _ => header::ROWS,
         };
-        let body_h = area.height - header_h - footer_h - detail_h;
+        let footer_h = FOOTER_ROWS.min(area.height - header_h);
+        let body_h = area.height - header_h - footer_h;
         let row = |y: u16, height: u16| Rect {
             x: area.x,
             y,
@@ -56,50 +50,73 @@ impl Areas {
         };
         let header = row(area.y, header_h);
         let body = row(header.bottom(), body_h);
-        let detail = (detail_h > 0).then(|| row(body.bottom(), detail_h));
         let footer = row(area.bottom() - footer_h, footer_h);
         Areas {
             header,
             body,
-            detail,
             footer,
         }
     }
 }
 
-/// How many service rows the failure map shows on a terminal of this size.
-pub fn list_rows(area: Rect) -> usize {
-    usize::from(FailureMapView::list_rows(Areas::new(area).body))
+/// How much fits on a screen of this size, for the app's cursors and scrolling.
+pub fn geometry(area: Rect, app: &App, theme: &Theme) -> Geometry {
+    let body = Areas::new(area).body;
+    let list_rows = match app.view() {
+        View::FailureMap | View::Detail => views::failure_map::list_rows(body),
+        View::Topology => views::topology::list_rows(app, body),
+        View::Queues => views::queues::list_rows(body),
+        View::Events => views::events::list_rows(body),
+    };
+    let (help_rows, help_lines) = if app.help().is_some() {
+        (
+            popup::help::rows(area),
+            popup::help::lines(theme).len(),
+        )
+    } else {
+        (0, 0)
+    };
+    Geometry {
+        list_rows,
+        detail_rows: usize::from(body.height),
+        detail_lines: if app.view() == View::Detail {
+            views::detail::line_count(app, theme, body)
+        } else {
+            0
+        },
+        help_rows,
+        help_lines,
+    }
 }
 
-/// Draws the whole console into the frame.
-pub fn render(frame: &mut Frame<'_>, app: &App, theme: Theme) {
-    frame.render_widget(&Console { app, theme }, frame.area());
+/// Tells the app how much fits, then draws the whole console into the frame.
+pub fn draw(frame: &mut Frame<'_>, app: &mut App, theme: &Theme) {
+    let area = frame.area();
+    app.set_geometry(geometry(area, app, theme));
+    frame.render_widget(&Console { app, theme }, area);
 }
 
 /// The whole screen, as a widget (for drawing into any buffer).
 #[derive(Debug, Clone, Copy)]
 pub struct Console<'a> {
     pub app: &'a App,
-    pub theme: Theme,
+    pub theme: &'a Theme,
 }
 
 impl Widget for &Console<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
+        let app = self.app;
+        let theme = self.theme;
         let areas = Areas::new(area);
-        header::render(self.app, self.theme, areas.header, buf);
-        match self.app.view() {
-            View::FailureMap => {
-                let view = FailureMapView {
-                    app: self.app,
-                    theme: self.theme,
-                };
-                view.render(areas.body, buf);
-            }
+        header::render(app, theme, areas.header, buf);
+        match app.view() {
+            View::FailureMap => (&FailureMapView { app, theme }).render(areas.body, buf),
+            View::Topology => (&TopologyView { app, theme }).render(areas.body, buf),
+            View::Queues => (&QueuesView { app, theme }).render(areas.body, buf),
+            View::Detail => (&DetailView { app, theme }).render(areas.body, buf),
+            View::Events => (&EventsView { app, theme }).render(areas.body, buf),
         }
-        if let Some(detail) = areas.detail {
-            detail::render(self.app, self.theme, detail, buf);
-        }
-        footer::render(self.app, self.theme, areas.footer, buf);
+        footer::render(app, theme, areas.footer, buf);
+        popup::help::render(app, theme, area, buf);
     }
 }

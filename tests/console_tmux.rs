@@ -1,6 +1,7 @@
-//! The console end to end: the real binary in tmux against the demo simulator. Checks that
-//! the failure map shows the root cause at the top, that `q` quits, and that the terminal is
-//! given back (alternate screen left, cursor shown).
+//! The console end to end: the real binary in tmux against the demo simulator with Cloud SQL
+//! down. An engineer's path through it (navigate to Cloud SQL, open its detail, filter, switch
+//! views, freeze, copy, quit), a bad theme named on the command line, and a dropped session
+//! (SIGHUP); each time the terminal must be given back (alternate screen left, cursor shown).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -49,6 +50,14 @@ impl Session {
             .status()
             .expect("tmux new-session");
         assert!(status.success());
+        // Keys arrive as typed (no wait after Esc), and OSC 52 from the program fills a tmux
+        // buffer that the test can read.
+        for option in [["escape-time", "0"], ["set-clipboard", "on"]] {
+            let _ = Command::new("tmux")
+                .args(["-L", &socket, "set-option", "-s"])
+                .args(option)
+                .status();
+        }
         // Keep the pane after the program exits, so its last screen can be read.
         let _ = Command::new("tmux")
             .args([
@@ -70,6 +79,24 @@ impl Session {
             .output()
             .expect("capture-pane");
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The newest tmux paste buffer (what the program copied with OSC 52).
+    fn buffer(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "show-buffer"])
+            .output()
+            .expect("show-buffer");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Types text literally (no key names).
+    fn type_text(&self, text: &str) {
+        let status = Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", "-l", "-t", &self.name, text])
+            .status()
+            .expect("send-keys -l");
+        assert!(status.success());
     }
 
     fn keys(&self, keys: &[&str]) {
@@ -122,8 +149,27 @@ impl Drop for Session {
     }
 }
 
+/// The first service row under the column headings of the failure map.
+fn first_row(screen: &str) -> String {
+    screen
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("STATUS"))
+        .nth(1)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The title of the summary strip under the map: the selected service.
+fn strip_title(screen: &str) -> String {
+    screen
+        .lines()
+        .find(|l| l.contains(" · ") && l.contains("since"))
+        .unwrap_or_default()
+        .to_string()
+}
+
 #[test]
-fn cloudsql_down_is_at_the_top_and_q_restores_the_terminal() {
+fn an_engineer_navigates_opens_detail_filters_switches_views_and_quits() {
     if !require_or_skip() {
         return;
     }
@@ -133,29 +179,90 @@ fn cloudsql_down_is_at_the_top_and_q_restores_the_terminal() {
     );
     let s = Session::start("map", &cmd, 100, 30);
     let screen = s.wait_for("the failure map with Cloud SQL down", |screen| {
-        screen
-            .lines()
-            .any(|l| l.contains("down") && l.contains("SEV1") && l.contains("Cloud SQL (Postgres)"))
+        first_row(screen).contains("Cloud SQL (Postgres)")
     });
-    // The first service row is the root cause.
-    let first_row = screen
-        .lines()
-        .skip_while(|l| !l.trim_start().starts_with("STATUS"))
-        .nth(1)
-        .expect("a service row under the column headings");
-    assert!(
-        first_row.contains("Cloud SQL (Postgres)") && first_row.contains("down"),
-        "{screen}"
-    );
-    assert!(
-        screen.contains("tappass-demo"),
-        "header names the estate:\n{screen}"
-    );
+    // The root cause is on top, at its SEV, with glyph and word; the header names the estate.
+    let top = first_row(&screen);
+    assert!(top.contains("✖ down") && top.contains("SEV1"), "{screen}");
+    assert!(screen.contains("tappass-demo") && screen.contains("PROD"), "{screen}");
     let api = screen
         .lines()
         .find(|l| l.contains("tappass API (Cloud Run"))
         .expect("api row");
     assert!(api.contains("impacted") && api.contains("sql"), "{api}");
+
+    // Navigate away and back to Cloud SQL: the strip follows the selection.
+    s.keys(&["j", "j"]);
+    s.wait_for("the selection to move down", |screen| {
+        !strip_title(screen).starts_with(" sql ·")
+    });
+    s.keys(&["k", "k"]);
+    s.wait_for("the selection back on Cloud SQL", |screen| {
+        strip_title(screen).starts_with(" sql · Cloud SQL (Postgres)")
+    });
+
+    // Enter: everything about it; G scrolls to its dependents and runbooks; Esc goes back.
+    s.keys(&["Enter"]);
+    let detail = s.wait_for("the detail view", |screen| screen.contains("── Now"));
+    assert!(detail.contains("Cloud SQL (Postgres)  sql"), "{detail}");
+    assert!(detail.contains("the instance is FAILED"), "{detail}");
+    assert!(detail.contains("── Observations"), "{detail}");
+    s.keys(&["G"]);
+    let bottom = s.wait_for("the end of the detail view", |screen| {
+        screen.contains("── Runbooks")
+    });
+    assert!(bottom.contains("── Needed by") && bottom.contains("api"), "{bottom}");
+    s.keys(&["Escape"]);
+    s.wait_for("the failure map again", |screen| {
+        first_row(screen).contains("Cloud SQL (Postgres)")
+    });
+
+    // Filter to the US region, as typed, then Enter keeps it; Esc clears it.
+    s.type_text("/region:us");
+    s.wait_for("the filter being typed", |screen| {
+        screen.contains("/region:us") && !screen.contains("tappass API (Cloud Run + OPA")
+    });
+    s.keys(&["Enter"]);
+    let filtered = s.wait_for("the filter applied", |screen| {
+        screen.contains("filter region:us")
+    });
+    assert!(filtered.contains("Cloud SQL (Postgres), US"), "{filtered}");
+    assert!(!filtered.contains("Serverless VPC connector"), "{filtered}");
+    s.keys(&["Escape"]);
+    s.wait_for("the filter cleared", |screen| {
+        !screen.contains("filter region:us") && screen.contains("Serverless VPC connector")
+    });
+
+    // Switch views: Tab, the command line, a digit; help over it all.
+    s.keys(&["Tab"]);
+    let topology = s.wait_for("the topology", |screen| {
+        screen.contains("eu · europe-west1") && screen.contains("us · us-central1")
+    });
+    assert!(topology.contains("blast radius"), "{topology}");
+    s.type_text(":queues");
+    s.keys(&["Enter"]);
+    s.wait_for("the queues view", |screen| {
+        screen.contains("DEPTH TREND") || screen.contains("no queues in this estate")
+    });
+    s.keys(&["5"]);
+    let events = s.wait_for("the events view", |screen| screen.contains("TIME (UTC)"));
+    assert!(events.contains("sql") && events.contains("down"), "{events}");
+    s.keys(&["?"]);
+    s.wait_for("the help popup", |screen| screen.contains("┌ Help"));
+    s.keys(&["Escape"]);
+    s.wait_for("help closed", |screen| !screen.contains("┌ Help"));
+
+    // Freeze holds the screen; y copies the selection to the clipboard through OSC 52 (the
+    // filter left the selection in the US: Home goes back to the worst service).
+    s.keys(&["1", "Home", "f"]);
+    s.wait_for("the FROZEN badge", |screen| screen.contains("FROZEN"));
+    s.keys(&["f", "y"]);
+    s.wait_for("the copy note", |screen| screen.contains("copied sql"));
+    let clipboard = s.buffer();
+    assert!(
+        clipboard.starts_with("Cloud SQL (Postgres) (sql) · down SEV1"),
+        "tmux received the OSC 52 copy: {clipboard:?}"
+    );
 
     s.keys(&["q"]);
     let after = s.wait_for("the program to exit", |screen| {
@@ -171,6 +278,27 @@ fn cloudsql_down_is_at_the_top_and_q_restores_the_terminal() {
         "alternate screen left"
     );
     assert_eq!(s.pane_field("#{cursor_flag}"), "1", "cursor shown again");
+}
+
+#[test]
+fn a_bad_theme_is_a_warning_in_the_footer_not_a_failure() {
+    if !require_or_skip() {
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_opsdeck");
+    let cmd = format!(
+        "env -u NO_COLOR TERM=xterm-256color {bin} --demo --theme no-such-theme; printf 'exited with %s\\n' $?; sleep 30"
+    );
+    let s = Session::start("theme", &cmd, 120, 24);
+    let screen = s.wait_for("the console with a theme warning", |screen| {
+        screen.contains("no theme named \"no-such-theme\"")
+    });
+    assert!(screen.contains("STATUS") || screen.contains("loading"), "{screen}");
+    s.type_text(":theme high-contrast");
+    s.keys(&["Enter"]);
+    s.wait_for("the theme switched", |screen| screen.contains("theme high-contrast"));
+    s.keys(&["q"]);
+    s.wait_for("the program to exit", |screen| screen.contains("exited with 0"));
 }
 
 #[test]

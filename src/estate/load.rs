@@ -137,6 +137,7 @@ const TOP_KEYS: &[&str] = &[
     "read_only",
     "sev_names",
     "gcp",
+    "kubeconfig",
     "region",
     "service",
 ];
@@ -158,6 +159,9 @@ fn read_estate(
     let read_only = top.bool(ctx, "read_only").unwrap_or(false);
     let sev_names = read_sev_names(ctx, &mut top);
     let gcp = top.get("gcp").and_then(|v| read_gcp(ctx, v));
+    let kubeconfig = top
+        .string(ctx, "kubeconfig")
+        .map(|p| expand_home(p.get_ref()));
     let regions = read_array(ctx, &mut top, "region", read_region);
     let raw_services = read_array(ctx, &mut top, "service", |ctx, t, span| {
         Some(read_service_raw(ctx, t, span))
@@ -181,9 +185,18 @@ fn read_estate(
         read_only,
         sev_names,
         gcp,
+        kubeconfig,
         regions: regions.into_iter().map(|(r, _)| r).collect(),
         services: services.into_iter().map(|s| s.service).collect(),
     })
+}
+
+/// `~/x` → the home directory's `x`.
+fn expand_home(path: &str) -> std::path::PathBuf {
+    match (path.strip_prefix("~/"), directories::BaseDirs::new()) {
+        (Some(rest), Some(dirs)) => dirs.home_dir().join(rest),
+        _ => std::path::PathBuf::from(path),
+    }
 }
 
 fn read_sev_names(ctx: &mut Ctx, top: &mut Fields) -> [String; 4] {

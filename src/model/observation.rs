@@ -33,6 +33,16 @@ impl Status {
         }
     }
 
+    /// The worse of two statuses.
+    #[must_use]
+    pub fn worst(self, other: Status) -> Status {
+        if other.rank() < self.rank() {
+            other
+        } else {
+            self
+        }
+    }
+
     /// Worst first: down, degraded, unknown, up.
     pub fn rank(self) -> u8 {
         match self {

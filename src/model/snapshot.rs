@@ -75,8 +75,35 @@ pub struct ServiceView {
     pub failing: bool,
     /// When the current status began.
     pub since: Option<DateTime<Utc>>,
+    /// Its dependency edges as the estate declares them.
+    pub depends_on: Vec<DependencyView>,
+    /// Ids of the services that depend on it directly.
+    pub dependents: Vec<String>,
+    /// Ids of the runbooks the estate links to it.
+    pub runbooks: Vec<String>,
+    pub owner: Option<String>,
+    pub escalation: Option<String>,
+    /// Recent errors with their times, newest first.
+    pub recent_errors: Vec<ErrorView>,
     #[serde(skip)]
     pub index: usize,
+}
+
+/// One dependency edge of a service.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DependencyView {
+    pub id: String,
+    /// What the dependent does while `id` is down; null: it cannot serve.
+    pub fallback: Option<String>,
+    /// How long that fallback holds, in seconds; null: as long as needed.
+    pub fallback_for_s: Option<u64>,
+}
+
+/// An error a service's probe reported, with its time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorView {
+    pub at: DateTime<Utc>,
+    pub error: String,
 }
 
 impl ServiceView {
@@ -225,6 +252,20 @@ pub(super) fn build(
         })
         .collect();
     let impacts = impact::compute(estate, &own, now);
+    let position: std::collections::HashMap<&str, usize> = estate
+        .services
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect();
+    let mut dependents: Vec<Vec<String>> = vec![Vec::new(); estate.services.len()];
+    for svc in &estate.services {
+        for dep in &svc.depends_on {
+            if let Some(&i) = position.get(dep.id.as_str()) {
+                dependents[i].push(svc.id.clone());
+            }
+        }
+    }
 
     let mut services: Vec<ServiceView> = estate
         .services
@@ -294,6 +335,28 @@ pub(super) fn build(
                 pending,
                 failing: imp.failing,
                 since: st.status_since,
+                depends_on: svc
+                    .depends_on
+                    .iter()
+                    .map(|d| DependencyView {
+                        id: d.id.clone(),
+                        fallback: d.fallback.clone(),
+                        fallback_for_s: d.fallback_for.map(|f| f.as_secs()),
+                    })
+                    .collect(),
+                dependents: std::mem::take(&mut dependents[i]),
+                runbooks: svc.runbooks.clone(),
+                owner: svc.owner.clone(),
+                escalation: svc.escalation.clone(),
+                recent_errors: st
+                    .errors
+                    .iter()
+                    .rev()
+                    .map(|(at, e)| ErrorView {
+                        at: *at,
+                        error: e.clone(),
+                    })
+                    .collect(),
                 index: i,
             }
         })

@@ -2,11 +2,14 @@
 //! such as the simulator), bearer tokens from google-cloud-auth, and google.rpc.Status errors
 //! turned into one readable sentence and a retry decision.
 
+pub mod batch;
 pub mod cloud_run;
 pub mod cloud_sql;
+pub mod cloud_tasks;
 pub mod gcp_rest;
 pub mod memorystore;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use google_cloud_auth::credentials::{self, CacheableResource, Credentials};
@@ -18,6 +21,33 @@ use crate::model::{Observation, Outcome};
 const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
 /// Largest Google answer read; lists of thousands of resources stay well below it.
 const MAX_BODY: usize = 64 * 1024 * 1024;
+
+/// Google access for every probe of one estate: the client and its shared list cache.
+#[derive(Clone)]
+pub struct Google {
+    client: Arc<GoogleClient>,
+    lists: Arc<batch::ListCache>,
+}
+
+impl Google {
+    pub fn new(http: reqwest::Client, gcp: Option<&Gcp>) -> Self {
+        Google {
+            client: Arc::new(GoogleClient::new(http, gcp)),
+            lists: Arc::new(batch::ListCache::default()),
+        }
+    }
+
+    pub fn client(&self) -> &GoogleClient {
+        &self.client
+    }
+
+    /// The items of the list at `path` on the API at `host`, shared with every other
+    /// service of the same list (see [`batch`]).
+    pub async fn list(&self, host: &str, path: &str, field: &'static str) -> batch::Listed {
+        let url = self.client.url(host, path);
+        self.lists.items(Arc::clone(&self.client), url, field).await
+    }
+}
 
 /// A Google REST client for one estate.
 pub struct GoogleClient {

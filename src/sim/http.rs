@@ -1,5 +1,5 @@
 //! The `http` services of the estate, served at `/http/{service id}/…`: a healthy JSON answer,
-//! or what the scenario set (another status, a delay, a hang, another body).
+//! or what the scenario set (another status, a delay, a hang, a reset, another body).
 
 use std::time::Duration;
 
@@ -8,6 +8,7 @@ use http::StatusCode;
 use serde_json::json;
 use tokio::sync::watch;
 
+use super::net::Reset;
 use super::state::HttpEndpoint;
 
 /// Answers one request to an `http` service. A hang lasts until the simulator stops; a delay
@@ -16,6 +17,7 @@ pub(crate) async fn answer(
     endpoint: Option<HttpEndpoint>,
     id: &str,
     mut stopping: watch::Receiver<bool>,
+    conn: &Reset,
 ) -> Response {
     let Some(endpoint) = endpoint else {
         return super::json_response(
@@ -37,6 +39,9 @@ pub(crate) async fn answer(
     if endpoint.hang {
         stopped.await;
         return stopping_reply();
+    }
+    if endpoint.reset {
+        conn.reset();
     }
     let status = StatusCode::from_u16(endpoint.status).unwrap_or(StatusCode::OK);
     super::json_response(status, &endpoint.answer_body())

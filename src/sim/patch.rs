@@ -141,6 +141,39 @@ pub(crate) fn set_path(root: &mut Value, path: &str, value: Value) {
     *node = value;
 }
 
+/// Removes `path` from `root`: the key from its object, or the item from its array. Nothing
+/// happens when the path leads nowhere.
+pub(crate) fn remove_path(root: &mut Value, path: &str) {
+    let mut segs = segments(path);
+    let Some(last) = segs.pop() else {
+        return;
+    };
+    let mut node = root;
+    for seg in &segs {
+        let next = match (seg, node) {
+            (Seg::Key(k), Value::Object(map)) => map.get_mut(k),
+            (Seg::Key(k), Value::Array(items)) => {
+                k.parse::<usize>().ok().and_then(|i| items.get_mut(i))
+            }
+            (Seg::Index(i), Value::Array(items)) => items.get_mut(*i),
+            _ => None,
+        };
+        let Some(next) = next else {
+            return;
+        };
+        node = next;
+    }
+    match (last, node) {
+        (Seg::Key(k), Value::Object(map)) => {
+            map.remove(&k);
+        }
+        (Seg::Index(i), Value::Array(items)) if i < items.len() => {
+            items.remove(i);
+        }
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +192,10 @@ mod tests {
             json!({"a": {"b": 2, "c": {"d": "new"}}, "list": [{"s": "w"}, {"s": "z"}]})
         );
         assert_eq!(get_path(&v, "list[1].s"), Some(&json!("z")));
+        remove_path(&mut v, "a.c");
+        remove_path(&mut v, "list[0]");
+        remove_path(&mut v, "nothing.here");
+        assert_eq!(v, json!({"a": {"b": 2}, "list": [{"s": "z"}]}));
     }
 
     #[test]

@@ -45,6 +45,61 @@ const BUILTIN: &[(&str, &str)] = &[
         "vpc-connector-down",
         include_str!("../../fixtures/scenarios/vpc-connector-down.toml"),
     ),
+    (
+        "cloudsql-zone-failover-needed",
+        include_str!("../../fixtures/scenarios/cloudsql-zone-failover-needed.toml"),
+    ),
+    (
+        "region-outage",
+        include_str!("../../fixtures/scenarios/region-outage.toml"),
+    ),
+    (
+        "rate-limited",
+        include_str!("../../fixtures/scenarios/rate-limited.toml"),
+    ),
+    (
+        "lumieos-za-region-down",
+        include_str!("../../fixtures/scenarios/lumieos-za-region-down.toml"),
+    ),
+    (
+        "tappass-sql-lost",
+        include_str!("../../fixtures/scenarios/tappass-sql-lost.toml"),
+    ),    (
+        "queue-backlog",
+        include_str!("../../fixtures/scenarios/queue-backlog.toml"),
+    ),
+    (
+        "redis-replica-link-down",
+        include_str!("../../fixtures/scenarios/redis-replica-link-down.toml"),
+    ),
+    (
+        "redis-master-down",
+        include_str!("../../fixtures/scenarios/redis-master-down.toml"),
+    ),
+    (
+        "crashloop",
+        include_str!("../../fixtures/scenarios/crashloop.toml"),
+    ),
+    (
+        "hpa-at-max",
+        include_str!("../../fixtures/scenarios/hpa-at-max.toml"),
+    ),
+    (
+        "rabbitmq-dlq-growing",
+        include_str!("../../fixtures/scenarios/rabbitmq-dlq-growing.toml"),
+    ),
+    (
+        "sartiq-backend-redis-down",
+        include_str!("../../fixtures/scenarios/sartiq-backend-redis-down.toml"),
+    ),
+    (
+        "epfl-backend-crashloop",
+        include_str!("../../fixtures/scenarios/epfl-backend-crashloop.toml"),
+    ),
+    (
+        "deplate-redis-master-down",
+        include_str!("../../fixtures/scenarios/deplate-redis-master-down.toml"),
+    ),
 ];
 
 /// A fault timeline.
@@ -74,8 +129,13 @@ pub struct Event {
     pub kind: Option<Kind>,
     /// Only services whose URL contains this text.
     pub url_contains: Option<String>,
-    /// Dotted JSON paths and the values they get, in file order.
+    /// Only services in this estate region (its id).
+    pub region: Option<String>,
+    /// Dotted JSON paths and the values they get, in file order. Paths under `sim.` are the
+    /// simulator's own knobs (injected errors, latency, backlog rates), never served.
     pub set: Vec<(String, Value)>,
+    /// Dotted JSON paths removed from the resource.
+    pub unset: Vec<String>,
     /// What the event stands for, for people reading the file or a drill report.
     pub note: Option<String>,
     /// The line of the event in its file.
@@ -87,6 +147,10 @@ impl Event {
     pub fn matches(&self, service: &Service) -> bool {
         self.service.as_ref().is_none_or(|id| *id == service.id)
             && self.kind.is_none_or(|k| k == service.kind)
+            && self
+                .region
+                .as_ref()
+                .is_none_or(|r| service.region.as_ref() == Some(r))
             && self.url_contains.as_ref().is_none_or(|part| {
                 url_of(&service.target).is_some_and(|u| u.contains(part.as_str()))
             })
@@ -94,7 +158,7 @@ impl Event {
 }
 
 /// The URL a service is reached at, for kinds that have one.
-fn url_of(target: &Target) -> Option<&str> {
+pub(crate) fn url_of(target: &Target) -> Option<&str> {
     match target {
         Target::GcpRest { url, .. }
         | Target::Redis { url, .. }
@@ -137,7 +201,26 @@ impl Scenario {
                     estate.name
                 ));
             }
+            if let Some(region) = event
+                .region
+                .as_ref()
+                .filter(|r| estate.region(r).is_none())
+            {
+                return Err(format!(
+                    "{here}: key 'region' is \"{region}\", which is not a region of the estate '{}'",
+                    estate.name
+                ));
+            }
             for service in estate.services.iter().filter(|s| event.matches(s)) {
+                for (key, value) in &event.set {
+                    if let Some(problem) = super::cluster::world::set_problem(service.kind, key, value) {
+                        return Err(format!(
+                            "{here}: {problem} (on the {} service '{}')",
+                            service.kind.as_str(),
+                            service.id
+                        ));
+                    }
+                }
                 if service.kind != Kind::Http {
                     continue;
                 }
@@ -165,8 +248,8 @@ pub(crate) fn http_set_problem(key: &str, value: &Value) -> Option<String> {
                 "set key 'status' is {shown}, which is not an HTTP status code (100 to 599)"
             )),
         },
-        "hang" => (!value.is_boolean())
-            .then(|| format!("set key 'hang' is {shown}, which is not true or false")),
+        "hang" | "reset" => (!value.is_boolean())
+            .then(|| format!("set key '{key}' is {shown}, which is not true or false")),
         "latency" => match value.as_str().map(humantime::parse_duration) {
             Some(Ok(_)) => None,
             _ => Some(format!(
@@ -175,9 +258,48 @@ pub(crate) fn http_set_problem(key: &str, value: &Value) -> Option<String> {
         },
         "body" => None,
         other => Some(format!(
-            "set key '{other}' means nothing to an http service; use status, hang, latency or body"
+            "set key '{other}' means nothing to an http service; use status, hang, reset, latency or body"
         )),
     }
+}
+
+/// What is wrong with setting the simulator knob `key` (a `sim.` path) to `value`, if
+/// anything. The knobs: `sim.error` (an HTTP code or google.rpc code name the API answers
+/// with, 0 for none), `sim.retry_delay` (RetryInfo on that error), `sim.latency`, `sim.hang`,
+/// `sim.reset`, `sim.fixed_by` (the action that repairs a failed resource), and the backlog
+/// of a queue or subscription: `sim.arrival_rate`, `sim.dispatch_rate` (per simulated
+/// second), `sim.backlog` and `sim.oldest_age`.
+pub(crate) fn sim_set_problem(key: &str, value: &Value) -> Option<String> {
+    let shown = value.to_string();
+    let knob = key.strip_prefix("sim.")?;
+    let duration = |v: &Value| v.as_str().is_some_and(|s| humantime::parse_duration(s).is_ok());
+    let ok = match knob {
+        "error" => {
+            value.as_u64().is_some_and(|c| c == 0 || (400..=599).contains(&c))
+                || value
+                    .as_str()
+                    .is_some_and(|s| super::google::rpc_code_of(s).is_some())
+        }
+        "retry_delay" | "latency" | "oldest_age" => duration(value),
+        "hang" | "reset" => value.is_boolean(),
+        "fixed_by" => matches!(value.as_str(), Some("failover" | "restore" | "none")),
+        "arrival_rate" | "dispatch_rate" | "backlog" => value.as_f64().is_some_and(|f| f >= 0.0),
+        _ => {
+            return Some(format!(
+                "set key '{key}' is not a simulator knob; use sim.error, sim.retry_delay, sim.latency, sim.hang, sim.reset, sim.fixed_by, sim.arrival_rate, sim.dispatch_rate, sim.backlog or sim.oldest_age"
+            ));
+        }
+    };
+    (!ok).then(|| {
+        let want = match knob {
+            "error" => "an HTTP error code (400 to 599, 0 for none) or a google.rpc code like \"UNAVAILABLE\"",
+            "retry_delay" | "latency" | "oldest_age" => "a duration (like \"30s\")",
+            "hang" | "reset" => "true or false",
+            "fixed_by" => "\"failover\", \"restore\" or \"none\"",
+            _ => "a number of at least 0",
+        };
+        format!("set key '{key}' is {shown}, which is not {want}")
+    })
 }
 
 /// The shipped scenario with this name (its file stem).
@@ -209,12 +331,21 @@ mod tests {
     }
 
     #[test]
-    fn every_builtin_parses_and_fits_the_demo_estate() {
-        let estate = demo();
+    fn every_builtin_parses_and_fits_its_estate() {
         for name in builtin_names() {
             let s = builtin(name).unwrap_or_else(|| panic!("{name} parses"));
             assert_eq!(s.name, name, "file stem and name agree");
             assert!(!s.summary.is_empty(), "{name} has a summary");
+            let estate = match s.estate.as_deref() {
+                None | Some("demo") => demo(),
+                Some(sample) => {
+                    let (_, source) = crate::estate::SAMPLE_ESTATES
+                        .iter()
+                        .find(|(n, _)| *n == sample)
+                        .unwrap_or_else(|| panic!("{name} names the sample estate {sample}"));
+                    crate::estate::from_str(source, sample).expect("sample loads").0
+                }
+            };
             s.check(&estate).unwrap_or_else(|e| panic!("{e}"));
         }
         assert!(builtin("no-such-scenario").is_none());
@@ -308,7 +439,7 @@ set = { terminalCondition.state = "CONDITION_FAILED", "conditions[1].state" = "C
             ),
             (
                 "name = \"x\"\n[[event]]\nset = { state = \"FAILED\" }\n",
-                "event 1 has no 'service', 'kind' or 'url_contains'",
+                "event 1 has no 'service', 'kind', 'url_contains' or 'region'",
             ),
             (
                 "name = \"x\"\n[[event]]\nkind = \"cloud_sql\"\n",

@@ -1,25 +1,38 @@
-//! The simulator's world: every simulated Google resource and `http` endpoint, materialised from
-//! the estate, and the scenario timeline applied to them as the scenario clock passes. Pure: no
-//! IO, no async; the server locks it for the length of one lookup.
+//! The simulator's world: every simulated Google resource and `http` endpoint, materialised
+//! from the estate (`state/materialise.rs`), the scenario timeline and the long-running
+//! operations (`state/lro.rs`) applied to them as the scenario clock passes, and the indexes
+//! that keep a lookup cheap in an estate of thousands. Pure: no IO, no async; the server locks
+//! it for the length of one request.
 
-use std::collections::BTreeMap;
+mod lro;
+mod materialise;
+
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
-use super::patch::{Vars, expand, set_path};
-use super::resources::{self, Clock};
-use super::scenario::Scenario;
-use crate::estate::{Estate, Target};
+use super::knobs::Knobs;
+use super::patch::{Vars, expand, remove_path, set_path};
+use super::resources::{project_number, stable_hash};
+
+pub(crate) use lro::{OpKind, OpStatus, Operation};
+pub(crate) use materialise::resource_name;
 
 /// Which Google API serves a resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Api {
     CloudSql,
+    /// A Cloud SQL backup run; its parent is the instance.
+    SqlBackupRun,
     CloudRun,
+    /// A Cloud Run revision; its parent is the service.
+    RunRevision,
     Memorystore,
     CloudTasks,
+    /// A Pub/Sub subscription (its backlog is what Cloud Monitoring reports).
+    Pubsub,
     /// A `gcp_rest` resource, served at its URL's path.
     Rest,
 }
@@ -30,11 +43,17 @@ pub(crate) struct Resource {
     pub api: Api,
     pub project: String,
     pub location: String,
-    /// The short id: instance, service or queue name, or the last segment of a REST path.
+    /// The short id: instance, service, queue or revision name, backup run id, or the last
+    /// segment of a REST path.
     pub id: String,
     /// For `Rest`: the URL path it is served at.
     pub path: String,
+    /// Exactly what the API answers.
     pub body: Value,
+    /// The simulator's own state, never served.
+    pub knobs: Knobs,
+    /// The instance of a backup run, the service of a revision.
+    pub parent: Option<usize>,
 }
 
 /// How the simulator answers an `http` service.
@@ -43,6 +62,8 @@ pub(crate) struct HttpEndpoint {
     pub status: u16,
     /// Never answer (until the simulator stops).
     pub hang: bool,
+    /// Drop the connection without answering.
+    pub reset: bool,
     /// Wall-clock delay before answering.
     pub latency: Duration,
     /// What a healthy endpoint answers.
@@ -70,204 +91,156 @@ enum Slot {
     Http(String),
 }
 
+/// One scenario event, resolved against the estate.
 #[derive(Debug, Clone)]
 struct Step {
     at: Duration,
     /// Each with the estate id of the service it came from (for `${service}`).
     slots: Vec<(Slot, String)>,
     set: Vec<(String, Value)>,
+    unset: Vec<String>,
 }
 
 /// All simulated state.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct World {
     pub resources: Vec<Resource>,
+    /// (api, project, id) → resources (one per location).
+    by_id: HashMap<(Api, String, String), Vec<usize>>,
+    /// (api, project) → resources, in materialisation order.
+    by_project: HashMap<(Api, String), Vec<usize>>,
+    /// URL path → `gcp_rest` resource.
+    by_path: HashMap<String, usize>,
     /// By estate service id.
     pub http: BTreeMap<String, HttpEndpoint>,
     /// The project the metadata server reports.
     pub project: String,
+    /// Project numbers → ids, for Knative namespaces.
+    numbers: HashMap<String, String>,
     pub scenario: Option<String>,
     steps: Vec<Step>,
     applied: usize,
+    pub ops: Vec<Operation>,
+    /// The scenario clock as of the last `advance`.
+    pub clock: Duration,
+    /// The wall time as of the last `advance`.
+    pub wall: DateTime<Utc>,
+    /// Numbers operations and generated ids.
+    serial: u64,
 }
 
 impl World {
-    pub fn new(estate: &Estate, scenario: Option<&Scenario>, clock: &Clock) -> World {
-        let mut world = World {
-            resources: Vec::new(),
-            http: BTreeMap::new(),
-            project: default_project(estate),
-            scenario: scenario.map(|s| s.name.clone()),
-            steps: Vec::new(),
-            applied: 0,
-        };
-        let mut slots: BTreeMap<&str, Slot> = BTreeMap::new();
-        for service in &estate.services {
-            let region = service
-                .region
-                .as_deref()
-                .and_then(|r| estate.region(r))
-                .and_then(|r| r.gcp_region.clone())
-                .unwrap_or_else(|| "europe-west1".to_string());
-            let resource = match &service.target {
-                Target::CloudSql { project, instance } => Some(Resource {
-                    api: Api::CloudSql,
-                    project: project.clone(),
-                    location: region.clone(),
-                    id: instance.clone(),
-                    path: String::new(),
-                    body: resources::cloud_sql_instance(clock, project, &region, instance),
-                }),
-                Target::CloudRun {
-                    project,
-                    location,
-                    service: name,
-                } => Some(Resource {
-                    api: Api::CloudRun,
-                    project: project.clone(),
-                    location: location.clone(),
-                    id: name.clone(),
-                    path: String::new(),
-                    body: resources::cloud_run_service(clock, project, location, name),
-                }),
-                Target::Memorystore {
-                    project,
-                    location,
-                    instance,
-                } => Some(Resource {
-                    api: Api::Memorystore,
-                    project: project.clone(),
-                    location: location.clone(),
-                    id: instance.clone(),
-                    path: String::new(),
-                    body: resources::memorystore_instance(clock, project, location, instance),
-                }),
-                Target::CloudTasks {
-                    project,
-                    location,
-                    queue,
-                    ..
-                } => Some(Resource {
-                    api: Api::CloudTasks,
-                    project: project.clone(),
-                    location: location.clone(),
-                    id: queue.clone(),
-                    path: String::new(),
-                    body: resources::cloud_tasks_queue(project, location, queue),
-                }),
-                Target::GcpRest { url, .. } => {
-                    let (host, path) = split_url(url);
-                    let name = resource_name(&path);
-                    let segments: Vec<&str> = name.split('/').collect();
-                    let after = |c: &str| {
-                        segments
-                            .iter()
-                            .position(|s| *s == c)
-                            .and_then(|i| segments.get(i + 1))
-                            .map_or_else(String::new, |s| (*s).to_string())
-                    };
-                    Some(Resource {
-                        api: Api::Rest,
-                        project: after("projects"),
-                        location: after("locations"),
-                        id: segments
-                            .last()
-                            .map_or_else(String::new, |s| (*s).to_string()),
-                        body: resources::rest_resource(clock, host, &path, &name, &region),
-                        path,
-                    })
+    /// Applies every scenario event and operation transition due by `elapsed` on the scenario
+    /// clock, in time order; `wall` is the time stamped on what changes.
+    pub fn advance(&mut self, elapsed: Duration, wall: DateTime<Utc>) {
+        self.wall = wall;
+        loop {
+            let step = self
+                .steps
+                .get(self.applied)
+                .map(|s| s.at)
+                .filter(|at| *at <= elapsed);
+            let op = self
+                .ops
+                .iter()
+                .enumerate()
+                .filter_map(|(i, o)| o.next_transition().map(|t| (t, i)))
+                .filter(|(t, _)| *t <= elapsed)
+                .min();
+            match (step, op) {
+                (Some(at), Some((t, _))) if at <= t => self.apply_step(at),
+                (Some(at), None) => self.apply_step(at),
+                (_, Some((t, i))) => {
+                    self.clock = self.clock.max(t);
+                    self.transition(i);
                 }
-                Target::Http { url, .. } => {
-                    world.http.insert(
-                        service.id.clone(),
-                        HttpEndpoint {
-                            status: 200,
-                            hang: false,
-                            latency: Duration::ZERO,
-                            body: default_http_body(url, clock.now),
-                            custom_body: None,
-                        },
-                    );
-                    slots.insert(&service.id, Slot::Http(service.id.clone()));
-                    None
-                }
-                _ => None,
-            };
-            if let Some(resource) = resource {
-                let existing = world.resources.iter().position(|r| {
-                    r.api == resource.api
-                        && r.project == resource.project
-                        && r.location == resource.location
-                        && r.id == resource.id
-                        && r.path == resource.path
-                });
-                let index = existing.unwrap_or_else(|| {
-                    world.resources.push(resource);
-                    world.resources.len() - 1
-                });
-                slots.insert(&service.id, Slot::Resource(index));
+                (None, None) => break,
             }
         }
-
-        if let Some(scenario) = scenario {
-            let mut events: Vec<_> = scenario.events.iter().collect();
-            events.sort_by_key(|e| e.at);
-            for event in events {
-                let targets = estate
-                    .services
-                    .iter()
-                    .filter(|s| event.matches(s))
-                    .filter_map(|s| {
-                        slots
-                            .get(s.id.as_str())
-                            .map(|slot| (slot.clone(), s.id.clone()))
-                    })
-                    .collect();
-                world.steps.push(Step {
-                    at: event.at,
-                    slots: targets,
-                    set: event.set.clone(),
-                });
-            }
-        }
-        world
+        self.clock = self.clock.max(elapsed);
     }
 
-    /// Applies every event due by `elapsed` on the scenario clock.
-    pub fn advance(&mut self, elapsed: Duration, now: DateTime<Utc>) {
-        while let Some(step) = self.steps.get(self.applied) {
-            if step.at > elapsed {
-                break;
-            }
-            let step = step.clone();
-            self.applied += 1;
-            for (slot, service) in &step.slots {
-                match slot {
-                    Slot::Resource(i) => {
-                        if let Some(r) = self.resources.get_mut(*i) {
-                            let before = r.body.clone();
-                            let vars = Vars {
-                                id: &r.id,
-                                project: &r.project,
-                                location: &r.location,
-                                service,
-                                now,
-                            };
-                            for (path, value) in &step.set {
-                                set_path(&mut r.body, path, expand(value, &before, &vars));
-                            }
+    fn apply_step(&mut self, at: Duration) {
+        self.clock = self.clock.max(at);
+        let Some(step) = self.steps.get(self.applied).cloned() else {
+            return;
+        };
+        self.applied += 1;
+        let now = self.wall;
+        for (slot, service) in &step.slots {
+            match slot {
+                Slot::Resource(i) => {
+                    self.refresh(*i);
+                    let Some(r) = self.resources.get_mut(*i) else {
+                        continue;
+                    };
+                    let before = r.body.clone();
+                    let vars = Vars {
+                        id: &r.id,
+                        project: &r.project,
+                        location: &r.location,
+                        service,
+                        now,
+                    };
+                    let mut count_set = false;
+                    for (path, value) in &step.set {
+                        if let Some(knob) = path.strip_prefix("sim.") {
+                            r.knobs.set(knob, value);
+                        } else {
+                            set_path(&mut r.body, path, expand(value, &before, &vars));
+                            count_set |= path.starts_with("stats.tasksCount");
                         }
                     }
-                    Slot::Http(id) => {
-                        if let Some(endpoint) = self.http.get_mut(id) {
-                            for (key, value) in &step.set {
-                                apply_http(endpoint, key, value);
-                            }
+                    for path in &step.unset {
+                        remove_path(&mut r.body, path);
+                    }
+                    if count_set {
+                        let count = r.body.pointer("/stats/tasksCount").and_then(as_number);
+                        if let (Some(b), Some(c)) = (r.knobs.backlog.as_mut(), count) {
+                            b.count = c;
+                        }
+                    }
+                    self.refresh(*i);
+                }
+                Slot::Http(id) => {
+                    if let Some(endpoint) = self.http.get_mut(id) {
+                        for (key, value) in &step.set {
+                            apply_http(endpoint, key, value);
                         }
                     }
                 }
             }
         }
+    }
+
+    /// Brings a queue's or subscription's backlog up to the clock and writes what the API
+    /// shows of it (a Cloud Tasks queue's `stats`).
+    pub fn refresh(&mut self, i: usize) {
+        let clock = self.clock;
+        let wall = self.wall;
+        let Some(r) = self.resources.get_mut(i) else {
+            return;
+        };
+        let paused = r.body.get("state").and_then(Value::as_str) != Some("RUNNING");
+        let Some(b) = r.knobs.backlog.as_mut() else {
+            return;
+        };
+        b.advance(clock, r.api == Api::CloudTasks && paused);
+        if r.api != Api::CloudTasks {
+            return;
+        }
+        let mut stats = json!({
+            "tasksCount": b.count_text(),
+            "executedLastMinuteCount": format!("{}", if paused { 0 } else { (b.dispatch_rate * 60.0).round() as u64 }),
+            "concurrentDispatchesCount": format!("{}", if paused { 0 } else { b.dispatch_rate.ceil() as u64 }),
+            "effectiveExecutionRate": if paused { 0.0 } else { 500.0 }
+        });
+        if b.count > 0.0 {
+            let oldest = wall - chrono::Duration::milliseconds((b.oldest_age * 1000.0) as i64);
+            stats["oldestEstimatedArrivalTime"] =
+                Value::String(oldest.to_rfc3339_opts(SecondsFormat::Millis, true));
+        }
+        r.body["stats"] = stats;
     }
 
     /// How many scenario events have happened, and how many there are.
@@ -275,41 +248,123 @@ impl World {
         (self.applied, self.steps.len())
     }
 
-    pub fn find(
-        &self,
-        api: Api,
-        project: &str,
-        location: Option<&str>,
-        id: &str,
-    ) -> Option<&Resource> {
-        self.resources.iter().find(|r| {
-            r.api == api
-                && r.project == project
-                && location.is_none_or(|l| l == r.location)
-                && r.id == id
-        })
+    /// Adds a resource and indexes it; returns its index.
+    pub fn add(&mut self, resource: Resource) -> usize {
+        let i = self.resources.len();
+        if resource.api == Api::Rest {
+            self.by_path
+                .insert(resource.path.trim_end_matches('/').to_string(), i);
+        }
+        self.by_id
+            .entry((resource.api, resource.project.clone(), resource.id.clone()))
+            .or_default()
+            .push(i);
+        self.by_project
+            .entry((resource.api, resource.project.clone()))
+            .or_default()
+            .push(i);
+        self.numbers
+            .entry(project_number(&resource.project).to_string())
+            .or_insert_with(|| resource.project.clone());
+        self.resources.push(resource);
+        i
+    }
+
+    /// The resource of `api` in `project` named `id`, in `location` unless it is `None`.
+    pub fn find(&self, api: Api, project: &str, location: Option<&str>, id: &str) -> Option<usize> {
+        self.by_id
+            .get(&(api, project.to_string(), id.to_string()))?
+            .iter()
+            .copied()
+            .find(|i| {
+                location.is_none_or(|l| self.resources.get(*i).is_some_and(|r| r.location == l))
+            })
+    }
+
+    /// Every resource of one API in a project, in one location unless `location` is `-` or
+    /// `None`.
+    pub fn list(&self, api: Api, project: &str, location: Option<&str>) -> Vec<usize> {
+        self.by_project
+            .get(&(api, project.to_string()))
+            .map(|all| {
+                all.iter()
+                    .copied()
+                    .filter(|i| {
+                        location.is_none_or(|l| {
+                            l == "-" || self.resources.get(*i).is_some_and(|r| r.location == l)
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The children of `parent` served by `api` (revisions of a service, backup runs of an
+    /// instance).
+    pub fn children(&self, api: Api, parent: usize) -> Vec<usize> {
+        let Some(project) = self.resources.get(parent).map(|r| r.project.clone()) else {
+            return Vec::new();
+        };
+        self.list(api, &project, None)
+            .into_iter()
+            .filter(|i| self.resources.get(*i).is_some_and(|r| r.parent == Some(parent)))
+            .collect()
     }
 
     /// The `gcp_rest` resource served at this path.
-    pub fn rest(&self, path: &str) -> Option<&Resource> {
-        let path = path.trim_end_matches('/');
-        self.resources
-            .iter()
-            .find(|r| r.api == Api::Rest && r.path.trim_end_matches('/') == path)
+    pub fn rest(&self, path: &str) -> Option<usize> {
+        self.by_path.get(path.trim_end_matches('/')).copied()
     }
 
-    /// Every resource of one API in a project, and in one location unless `location` is `-`.
-    pub fn list<'w>(
-        &'w self,
-        api: Api,
-        project: &'w str,
-        location: Option<&'w str>,
-    ) -> impl Iterator<Item = &'w Resource> {
-        self.resources.iter().filter(move |r| {
-            r.api == api
-                && r.project == project
-                && location.is_none_or(|l| l == "-" || l == r.location)
-        })
+    /// The project a Knative namespace names: its id or its number.
+    pub fn project_of_namespace(&self, namespace: &str) -> String {
+        self.numbers
+            .get(namespace)
+            .cloned()
+            .unwrap_or_else(|| namespace.to_string())
+    }
+
+    /// A fresh, stable-looking 32-hex-digit id, different on every call.
+    pub fn fresh_hex(&mut self) -> String {
+        self.serial += 1;
+        let seed = format!("{}/{}/{}", self.serial, self.clock.as_nanos(), self.project);
+        format!(
+            "{:016x}{:016x}",
+            stable_hash(&seed),
+            stable_hash(&format!("{seed}/2"))
+        )
+    }
+
+    /// A fresh UUID (version 4 layout).
+    pub fn fresh_uuid(&mut self) -> String {
+        let h = self.fresh_hex();
+        format!(
+            "{}-{}-4{}-a{}-{}",
+            &h[0..8],
+            &h[8..12],
+            &h[13..16],
+            &h[17..20],
+            &h[20..32]
+        )
+    }
+
+    /// The wall time as Cloud SQL writes it (milliseconds).
+    pub fn stamp_millis(&self) -> String {
+        self.wall.to_rfc3339_opts(SecondsFormat::Millis, true)
+    }
+
+    /// The wall time as Cloud Run and most newer APIs write it (microseconds).
+    pub fn stamp_micros(&self) -> String {
+        self.wall.to_rfc3339_opts(SecondsFormat::Micros, true)
+    }
+}
+
+/// A JSON number, or a decimal string as Google writes int64.
+pub(crate) fn as_number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
     }
 }
 
@@ -321,6 +376,7 @@ fn apply_http(endpoint: &mut HttpEndpoint, key: &str, value: &Value) {
             }
         }
         "hang" => endpoint.hang = value.as_bool().unwrap_or(endpoint.hang),
+        "reset" => endpoint.reset = value.as_bool().unwrap_or(endpoint.reset),
         "latency" => {
             if let Some(Ok(d)) = value.as_str().map(humantime::parse_duration) {
                 endpoint.latency = d;
@@ -331,98 +387,66 @@ fn apply_http(endpoint: &mut HttpEndpoint, key: &str, value: &Value) {
     }
 }
 
-/// The project the metadata server answers with: `[gcp] project`, else the first Google
-/// service's, else a placeholder.
-fn default_project(estate: &Estate) -> String {
-    if let Some(p) = estate.gcp.as_ref().and_then(|g| g.project.clone()) {
-        return p;
-    }
-    estate
-        .services
-        .iter()
-        .find_map(|s| match &s.target {
-            Target::CloudSql { project, .. }
-            | Target::CloudRun { project, .. }
-            | Target::Memorystore { project, .. }
-            | Target::CloudTasks { project, .. }
-            | Target::PubsubSubscription { project, .. } => Some(project.clone()),
-            _ => None,
-        })
-        .unwrap_or_else(|| "sim-project".to_string())
-}
-
-/// What a healthy `http` service answers: a Statuspage summary for Statuspage URLs (their
-/// conditions read `status.indicator`), else `{"status":"ok"}`.
-fn default_http_body(url: &str, now: DateTime<Utc>) -> Value {
-    let (host, path) = split_url(url);
-    if path.ends_with("/api/v2/status.json") || path.ends_with("/api/v2/summary.json") {
-        json!({
-            "page": {
-                "id": format!("{:012x}", resources::stable_hash(host) & 0xffff_ffff_ffff),
-                "name": host,
-                "url": format!("https://{host}"),
-                "time_zone": "Etc/UTC",
-                "updated_at": now.to_rfc3339_opts(SecondsFormat::Millis, true)
-            },
-            "status": {"indicator": "none", "description": "All Systems Operational"}
-        })
-    } else {
-        json!({"status": "ok"})
-    }
-}
-
-/// The host (without port or user) and path (without query) of a URL; `/` when it has none.
-pub(crate) fn split_url(url: &str) -> (&str, String) {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..end];
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = host.split(':').next().unwrap_or(host);
-    let path = &rest[end..];
-    let path = path.split(['?', '#']).next().unwrap_or_default();
-    let path = if path.is_empty() {
-        "/".to_string()
-    } else {
-        path.to_string()
-    };
-    (host, path)
-}
-
-/// A REST path without its version prefix: `/v1/projects/p/x` → `projects/p/x`,
-/// `/storage/v1/b/x` → `b/x`.
-pub(crate) fn resource_name(path: &str) -> String {
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let version = segments.iter().position(|s| is_version(s));
-    match version {
-        Some(i) if i <= 1 => segments[i + 1..].join("/"),
-        _ => segments.join("/"),
-    }
-}
-
-fn is_version(segment: &str) -> bool {
-    let mut chars = segment.chars();
-    chars.next() == Some('v') && chars.next().is_some_and(|c| c.is_ascii_digit())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::resources::Clock;
+    use crate::sim::scenario;
+
+    fn demo(s: Option<&scenario::Scenario>) -> World {
+        let estate = crate::estate::from_str(crate::estate::DEMO_ESTATE, "demo")
+            .expect("demo")
+            .0;
+        World::new(&estate, s, &Clock { now: Utc::now() })
+    }
 
     #[test]
-    fn urls_split_into_host_and_path() {
-        assert_eq!(
-            split_url("https://cloudkms.googleapis.com/v1/projects/p?x=1"),
-            ("cloudkms.googleapis.com", "/v1/projects/p".to_string())
+    fn lookups_use_the_indexes() {
+        let w = demo(None);
+        let sql = w
+            .find(Api::CloudSql, "tappass-prod", None, "tappass-db")
+            .expect("sql");
+        assert_eq!(w.resources[sql].location, "europe-west1");
+        assert!(
+            w.find(Api::CloudSql, "tappass-prod", Some("us-central1"), "tappass-db")
+                .is_none()
         );
-        assert_eq!(
-            split_url("https://u:p@h.example:8443"),
-            ("h.example", "/".to_string())
-        );
-        assert_eq!(
-            resource_name("/v1/projects/p/secrets/s"),
-            "projects/p/secrets/s"
-        );
-        assert_eq!(resource_name("/storage/v1/b/bk"), "b/bk");
-        assert_eq!(resource_name("/sql/v1beta4/projects/p"), "projects/p");
+        assert_eq!(w.list(Api::CloudSql, "tappass-prod", Some("-")).len(), 2);
+        assert_eq!(w.children(Api::SqlBackupRun, sql).len(), 7);
+        let number = project_number("tappass-prod").to_string();
+        assert_eq!(w.project_of_namespace(&number), "tappass-prod");
+        assert_eq!(w.project_of_namespace("tappass-prod"), "tappass-prod");
+    }
+
+    #[test]
+    fn events_and_knobs_apply_in_time_order() {
+        let s = scenario::parse(
+            "name = \"x\"\n\
+             [[event]]\nat = \"2m\"\nkind = \"cloud_sql\"\nset = { state = \"RUNNABLE\", \"sim.error\" = 0 }\n\
+             [[event]]\nat = \"1m\"\nkind = \"cloud_sql\"\nset = { state = \"FAILED\", \"sim.error\" = 503 }\nunset = [\"secondaryGceZone\"]\n",
+            "x.toml",
+        )
+        .expect("parses");
+        let mut w = demo(Some(&s));
+        let sql = w
+            .find(Api::CloudSql, "tappass-prod", None, "tappass-db")
+            .expect("sql");
+        w.advance(Duration::from_secs(90), Utc::now());
+        assert_eq!(w.resources[sql].body["state"], "FAILED");
+        assert_eq!(w.resources[sql].knobs.fault.error, Some(503));
+        assert!(w.resources[sql].body.get("secondaryGceZone").is_none());
+        w.advance(Duration::from_secs(150), Utc::now());
+        assert_eq!(w.resources[sql].body["state"], "RUNNABLE");
+        assert_eq!(w.resources[sql].knobs.fault, crate::sim::knobs::Fault::default());
+        assert_eq!(w.progress(), (2, 2));
+    }
+
+    #[test]
+    fn fresh_ids_differ() {
+        let mut w = demo(None);
+        let a = w.fresh_uuid();
+        let b = w.fresh_uuid();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
     }
 }

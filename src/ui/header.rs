@@ -1,23 +1,44 @@
-//! The header: the estate's name under its environment banner, the worst SEV and the
-//! verdict on the first line; how many services are in each state on the second.
+//! The header: the estate's name under its environment banner, the worst SEV and the verdict
+//! on the first line (with FROZEN and poller badges on the right); how many services are in
+//! each state on the second; the views as tabs, and the active filter, on the third.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Rect};
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::Theme;
-use super::text::{sanitize, width};
-use crate::app::App;
+use super::text::{fit, sanitize, width};
+use super::theme::Role;
+use crate::app::{self, App, View};
 use crate::model::Overall;
+
+/// Rows of the header.
+pub const ROWS: u16 = 3;
 
 /// States in the order the counts line shows them, worst first.
 const STATES: [&str; 6] = ["down", "degraded", "impacted", "unknown", "up", "loading"];
 
-pub(super) fn render(app: &App, theme: Theme, area: Rect, buf: &mut Buffer) {
+pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     if area.height == 0 {
         return;
     }
+    let row = |i: u16| Rect {
+        y: area.y + i,
+        height: 1,
+        ..area
+    };
+    banner_line(app, theme, row(0), buf);
+    if area.height >= 2 {
+        counts_line(app, theme, row(1), buf);
+    }
+    if area.height >= 3 {
+        tabs_line(app, theme, row(2), buf);
+    }
+}
+
+fn banner_line(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     let snap = app.snapshot();
     let environment = sanitize(&snap.environment).to_uppercase();
     let mut first = vec![
@@ -28,13 +49,13 @@ pub(super) fn render(app: &App, theme: Theme, area: Rect, buf: &mut Buffer) {
     ];
     if snap.services.iter().all(|s| s.pending) {
         // Nothing is known yet: a SEV or a verdict now would only be alarm.
-        first.push(Span::styled("waiting for the first probes", theme.muted()));
+        first.push(Span::styled("loading: waiting for the first probes", theme.muted()));
     } else {
         match snap.worst_sev {
             Some(level) => {
                 first.push(Span::raw("worst "));
                 first.push(Span::styled(
-                    snap.sev_name(level).to_string(),
+                    theme.sev_label(level, snap.sev_name(level)),
                     theme.sev(Some(level)),
                 ));
             }
@@ -42,10 +63,10 @@ pub(super) fn render(app: &App, theme: Theme, area: Rect, buf: &mut Buffer) {
         }
         first.push(Span::raw("   "));
         let verdict_style = match snap.status {
-            Overall::Critical => theme.sev(Some(1)),
-            Overall::Warning => theme.sev(Some(3)),
-            Overall::Unknown => theme.state("unknown").1,
-            Overall::Ok => theme.state("up").1,
+            Overall::Critical => theme.style(Role::Crit),
+            Overall::Warning => theme.style(Role::Warn),
+            Overall::Unknown => theme.style(Role::Unknown),
+            Overall::Ok => theme.style(Role::Ok),
         };
         first.push(Span::styled(snap.status.as_str(), verdict_style));
     }
@@ -53,45 +74,106 @@ pub(super) fn render(app: &App, theme: Theme, area: Rect, buf: &mut Buffer) {
     let used = first.width();
     Paragraph::new(first).render(area, buf);
 
+    let mut badges: Vec<(String, String)> = Vec::new();
+    if let Some(at) = app.frozen_at() {
+        let newer = if app.newer_data_held() {
+            " · newer data held"
+        } else {
+            ""
+        };
+        badges.push((
+            format!(" FROZEN {}{newer} ", at.format("%H:%M:%S")),
+            " FROZEN ".to_string(),
+        ));
+    }
     if app.poller_stopped() {
-        let badge = ["poller stopped: last data shown ", "poller stopped "]
-            .into_iter()
-            .find(|b| used + 1 + width(b) <= usize::from(area.width));
-        if let Some(badge) = badge {
-            Paragraph::new(Line::from(Span::styled(badge, theme.warning())))
-                .alignment(Alignment::Right)
-                .render(Rect { height: 1, ..area }, buf);
-        }
+        badges.push((
+            " poller stopped: last data shown ".to_string(),
+            " poller stopped ".to_string(),
+        ));
     }
+    let room = usize::from(area.width).saturating_sub(used + 1);
+    let long: usize = badges.iter().map(|(l, _)| width(l)).sum();
+    let pick_long = long <= room;
+    let spans: Vec<Span> = badges
+        .into_iter()
+        .map(|(l, s)| {
+            let text = if pick_long { l } else { s };
+            Span::styled(text, theme.warning().add_modifier(Modifier::REVERSED))
+        })
+        .collect();
+    let line = Line::from(spans);
+    if line.width() <= room {
+        Paragraph::new(line)
+            .alignment(Alignment::Right)
+            .render(area, buf);
+    }
+}
 
-    if area.height < 2 {
-        return;
-    }
-    let mut second = vec![Span::raw(" ")];
+fn counts_line(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
+    let snap = app.snapshot();
+    let mut spans = vec![Span::raw(" ")];
     for word in STATES {
         let n = snap
             .services
             .iter()
-            .filter(|s| s.state_word() == word)
+            .filter(|s| app::shown_state(s) == word)
             .count();
         if n == 0 && word == "loading" {
             continue;
         }
         let (glyph, style) = theme.state(word);
         let style = if n == 0 { theme.muted() } else { style };
-        second.push(Span::styled(format!("{glyph} {n} {word}"), style));
-        second.push(Span::raw("  "));
+        spans.push(Span::styled(format!("{glyph} {n} {word}"), style));
+        spans.push(Span::raw("  "));
     }
     if snap.counts.stale > 0 {
-        second.push(Span::styled(
-            format!("{} stale", snap.counts.stale),
+        spans.push(Span::styled(
+            format!(
+                "{} {} stale",
+                theme.glyph(Role::Stale),
+                snap.counts.stale
+            )
+            .trim_start()
+            .to_string(),
             theme.stale(),
         ));
     }
-    let line = Rect {
-        y: area.y + 1,
-        height: 1,
-        ..area
-    };
-    Paragraph::new(Line::from(second)).render(line, buf);
+    Paragraph::new(Line::from(spans)).render(area, buf);
+}
+
+fn tabs_line(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
+    let mut spans = vec![Span::raw(" ")];
+    for (i, view) in View::TABS.iter().enumerate() {
+        let label = format!(" {} {} ", i + 1, view.title());
+        let style = if *view == app.view() {
+            theme.accent().add_modifier(Modifier::REVERSED)
+        } else {
+            theme.muted()
+        };
+        spans.push(Span::styled(label, style));
+    }
+    let tabs = Line::from(spans);
+    let used = tabs.width();
+    Paragraph::new(tabs).render(area, buf);
+    let filter = app.filter();
+    if filter.is_empty() || app.input().is_some() {
+        return;
+    }
+    let snap = app.snapshot();
+    let text = format!(
+        "filter {} · {} of {} ",
+        sanitize(&filter.to_text()),
+        app.rows().map.len(),
+        snap.services.len()
+    );
+    let room = usize::from(area.width).saturating_sub(used + 1);
+    if room >= 10 {
+        Paragraph::new(Line::from(Span::styled(
+            fit(&text, room).into_owned(),
+            theme.accent(),
+        )))
+        .alignment(Alignment::Right)
+        .render(area, buf);
+    }
 }

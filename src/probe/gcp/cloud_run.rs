@@ -3,7 +3,8 @@
 
 use serde_json::Value;
 
-use super::{GoogleClient, enum_field, text};
+use super::batch::find;
+use super::{Google, enum_field, text};
 use crate::model::{Observation, Outcome, Status};
 
 const API: &str = "Cloud Run Admin API";
@@ -17,13 +18,23 @@ const CONDITION_STATES: &[&str] = &[
     "CONDITION_SUCCEEDED",
 ];
 
-pub async fn probe(client: &GoogleClient, project: &str, location: &str, service: &str) -> Outcome {
-    let url = client.url(
-        "run.googleapis.com",
-        &format!("v2/projects/{project}/locations/{location}/services/{service}"),
-    );
-    match client.get_json(&url).await {
-        Ok(doc) => Outcome::Observed(observe(&doc)),
+/// Reads the service from the region's v2 `services.list` (v2 cannot list across regions),
+/// one call for every service of the project and region.
+pub async fn probe(google: &Google, project: &str, location: &str, service: &str) -> Outcome {
+    let listed = google
+        .list(
+            "run.googleapis.com",
+            &format!("v2/projects/{project}/locations/{location}/services"),
+            "services",
+        )
+        .await;
+    match listed {
+        Ok(items) => Outcome::Observed(match find(&items, service) {
+            Some(doc) => observe(doc),
+            None => Observation::down(format!(
+                "Cloud Run service '{service}' does not exist in {location} (project '{project}')"
+            )),
+        }),
         Err(e) => e.outcome(API, &format!("Cloud Run service '{service}' in {location}")),
     }
 }

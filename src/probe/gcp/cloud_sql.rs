@@ -3,7 +3,8 @@
 
 use serde_json::Value;
 
-use super::{GoogleClient, enum_field, text};
+use super::batch::find;
+use super::{Google, enum_field, text};
 use crate::model::{Observation, Outcome, Status};
 
 const API: &str = "Cloud SQL Admin API";
@@ -23,13 +24,23 @@ const STATES: &[&str] = &[
 
 const AVAILABILITY: &[&str] = &["SQL_AVAILABILITY_TYPE_UNSPECIFIED", "ZONAL", "REGIONAL"];
 
-pub async fn probe(client: &GoogleClient, project: &str, instance: &str) -> Outcome {
-    let url = client.url(
-        "sqladmin.googleapis.com",
-        &format!("v1/projects/{project}/instances/{instance}"),
-    );
-    match client.get_json(&url).await {
-        Ok(doc) => Outcome::Observed(observe(&doc)),
+/// Reads the instance from the project's `instances.list`, one call for every instance of
+/// the project.
+pub async fn probe(google: &Google, project: &str, instance: &str) -> Outcome {
+    let listed = google
+        .list(
+            "sqladmin.googleapis.com",
+            &format!("v1/projects/{project}/instances"),
+            "items",
+        )
+        .await;
+    match listed {
+        Ok(items) => Outcome::Observed(match find(&items, instance) {
+            Some(doc) => observe(doc),
+            None => Observation::down(format!(
+                "Cloud SQL instance '{instance}' is not among the instances of project '{project}'"
+            )),
+        }),
         Err(e) => e.outcome(API, &format!("Cloud SQL instance '{instance}'")),
     }
 }

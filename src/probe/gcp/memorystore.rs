@@ -3,7 +3,8 @@
 
 use serde_json::Value;
 
-use super::{GoogleClient, enum_field, text};
+use super::batch::find;
+use super::{Google, enum_field, text};
 use crate::model::{Observation, Outcome, Status};
 
 const API: &str = "Memorystore for Redis API";
@@ -28,18 +29,28 @@ fn state_name(v: &Value) -> Option<&str> {
 
 const TIERS: &[&str] = &["TIER_UNSPECIFIED", "BASIC", "", "STANDARD_HA"];
 
-pub async fn probe(
-    client: &GoogleClient,
-    project: &str,
-    location: &str,
-    instance: &str,
-) -> Outcome {
-    let url = client.url(
-        "redis.googleapis.com",
-        &format!("v1/projects/{project}/locations/{location}/instances/{instance}"),
-    );
-    match client.get_json(&url).await {
-        Ok(doc) => Outcome::Observed(observe(&doc)),
+/// Reads the instance from the project's `locations/-` list, one call for every instance of
+/// the project in every region.
+pub async fn probe(google: &Google, project: &str, location: &str, instance: &str) -> Outcome {
+    let listed = google
+        .list(
+            "redis.googleapis.com",
+            &format!("v1/projects/{project}/locations/-/instances"),
+            "instances",
+        )
+        .await;
+    match listed {
+        Ok(items) => Outcome::Observed(
+            match find(
+                &items,
+                &format!("locations/{location}/instances/{instance}"),
+            ) {
+                Some(doc) => observe(doc),
+                None => Observation::down(format!(
+                    "Memorystore instance '{instance}' does not exist in {location} (project '{project}')"
+                )),
+            },
+        ),
         Err(e) => e.outcome(
             API,
             &format!("Memorystore instance '{instance}' in {location}"),

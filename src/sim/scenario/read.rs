@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 use toml::Spanned;
 
-use super::{Event, Scenario, http_set_problem};
+use super::{Event, Scenario, http_set_problem, sim_set_problem};
 use crate::estate::Kind;
 use crate::estate::node::{self, Node, Table};
 
@@ -156,7 +156,16 @@ impl Reader<'_> {
         self.unknown_keys(
             table,
             &what,
-            &["at", "service", "kind", "url_contains", "set", "note"],
+            &[
+                "at",
+                "service",
+                "kind",
+                "url_contains",
+                "region",
+                "set",
+                "unset",
+                "note",
+            ],
         )?;
         let line = table
             .keys()
@@ -214,15 +223,30 @@ impl Reader<'_> {
             }
         };
         let url_contains = self.string(table, "url_contains", &what)?;
-        if service.is_none() && kind.is_none() && url_contains.is_none() {
+        let region = self.string(table, "region", &what)?;
+        if service.is_none() && kind.is_none() && url_contains.is_none() && region.is_none() {
             return Err(self.at(
                 Some(item.span()),
-                &format!("event {n} has no 'service', 'kind' or 'url_contains'; say which services it changes"),
+                &format!("event {n} has no 'service', 'kind', 'url_contains' or 'region'; say which services it changes"),
             ));
         }
         let note = self.string(table, "note", &what)?;
+        let unset = self.paths(table, "unset", &what)?;
 
         let Some((_, set_node)) = entry(table, "set") else {
+            if !unset.is_empty() {
+                return Ok(Event {
+                    at,
+                    service,
+                    kind,
+                    url_contains,
+                    region,
+                    set: Vec::new(),
+                    unset,
+                    note,
+                    line,
+                });
+            }
             return Err(self.at(
                 Some(item.span()),
                 &format!(
@@ -254,16 +278,46 @@ impl Reader<'_> {
                 }
             }
         }
+        for (key, value) in &set {
+            if let Some(problem) = sim_set_problem(key, value) {
+                return Err(self.at(Some(set_node.span()), &format!("{what}{problem}")));
+            }
+        }
 
         Ok(Event {
             at,
             service,
             kind,
             url_contains,
+            region,
             set,
+            unset,
             note,
             line,
         })
+    }
+
+    /// A list of dotted paths (`unset = ["secondaryGceZone"]`); none when the key is absent.
+    fn paths(&self, table: &Table, key: &str, what: &str) -> Result<Vec<String>, String> {
+        let Some((_, v)) = entry(table, key) else {
+            return Ok(Vec::new());
+        };
+        let wrong = |shown: String| {
+            self.at(
+                Some(v.span()),
+                &format!("{what}key '{key}' is {shown}, which is not a list of dotted paths like [\"secondaryGceZone\"]"),
+            )
+        };
+        let Node::Array(items) = v.get_ref() else {
+            return Err(wrong(v.get_ref().shown()));
+        };
+        items
+            .iter()
+            .map(|item| match item.get_ref() {
+                Node::Str(s) if !s.split('.').any(str::is_empty) => Ok(s.clone()),
+                other => Err(wrong(other.shown())),
+            })
+            .collect()
     }
 
     /// Turns `{ a = { b = 1 } }` and `{ "a.b" = 1 }` alike into `("a.b", 1)`: a table sets
