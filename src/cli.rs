@@ -84,6 +84,69 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         write_estate: Option<PathBuf>,
     },
+    /// Check, on a new bastion, that every backend the estate names can be reached.
+    Doctor,
+    /// Discover an estate (Google projects, kube contexts, Redis/RabbitMQ/PostgreSQL URLs) and
+    /// write it as a commented estate file.
+    Init(InitArgs),
+    /// Print shell completions.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
+    /// Print the JSON Schema of a file format, for editors.
+    Schema {
+        #[arg(value_enum)]
+        which: SchemaKind,
+    },
+}
+
+/// The file formats with a JSON Schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaKind {
+    Estate,
+    Runbook,
+    Theme,
+}
+
+/// What `opsdeck init` discovers.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// A Google Cloud project to list (repeatable).
+    #[arg(long = "project", value_name = "PROJECT")]
+    pub projects: Vec<String>,
+    /// A GCP region to list regional services in (repeatable).
+    #[arg(long = "region", value_name = "REGION")]
+    pub regions: Vec<String>,
+    /// A kube context whose Deployments and StatefulSets to list (repeatable).
+    #[arg(long = "kube-context", value_name = "CONTEXT")]
+    pub kube_contexts: Vec<String>,
+    /// The kubeconfig to read (else $KUBECONFIG or ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// A Redis server to add (repeatable).
+    #[arg(long = "redis", value_name = "URL")]
+    pub redis: Vec<String>,
+    /// A RabbitMQ management API whose queues to add (repeatable).
+    #[arg(long = "rabbitmq", value_name = "URL")]
+    pub rabbitmq: Vec<String>,
+    /// A PostgreSQL server to add (repeatable).
+    #[arg(long = "postgres", value_name = "URL")]
+    pub postgres: Vec<String>,
+    /// A Google API root to use instead of Google's (a simulator).
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// The estate's name.
+    #[arg(long, default_value = "my-estate")]
+    pub name: String,
+    /// Where to write it ("-" for stdout).
+    #[arg(long, short, value_name = "FILE", default_value = "-")]
+    pub out: PathBuf,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub force: bool,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -3,7 +3,8 @@
 //! terminal. Every other layer reads it; nothing mutates it after loading.
 
 mod graph;
-mod kind;
+pub mod kind;
+mod lease;
 mod load;
 pub mod node;
 mod reader;
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use kind::Kind;
+pub use lease::{LeaseBackend, LeaseConfig};
 pub use load::{Diagnostic, Level, LoadError, from_str, from_str_with_env, load_file};
 pub use sev::Sev;
 
@@ -46,6 +48,8 @@ pub struct Estate {
     pub rpo: Option<Duration>,
     /// Refuse every action when set.
     pub read_only: bool,
+    /// Where runbook runs take their per-target lease (`[lease]`; a local file by default).
+    pub lease: LeaseConfig,
     /// Display names of SEV 1–4 (default `SEV1`…`SEV4`).
     pub sev_names: [String; 4],
     pub gcp: Option<Gcp>,

@@ -16,6 +16,13 @@ use crate::{once, output, poller, runtime};
 /// Exit code for `--once` when it cannot even start (estate or credential errors).
 const UNKNOWN: u8 = 3;
 
+/// Writes to stdout; a reader that went away (`| head`) is not an error worth a panic.
+fn emit(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
 /// Runs the command line; returns the exit code.
 pub async fn run(cli: Cli) -> u8 {
     match &cli.command {
@@ -24,6 +31,38 @@ pub async fn run(cli: Cli) -> u8 {
             listen,
             write_estate,
         }) => serve_sim(&cli, *listen, write_estate.as_deref()).await,
+        Some(Command::Doctor) => doctor(&cli).await,
+        Some(Command::Init(args)) => init(args).await,
+        Some(Command::Completions { shell }) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut buf = Vec::new();
+            clap_complete::generate(*shell, &mut cmd, "opsdeck", &mut buf);
+            emit(&String::from_utf8_lossy(&buf));
+            0
+        }
+        Some(Command::Man) => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut buf = Vec::new();
+            match clap_mangen::Man::new(cmd).render(&mut buf) {
+                Ok(()) => {
+                    emit(&String::from_utf8_lossy(&buf));
+                    0
+                }
+                Err(e) => {
+                    eprintln!("opsdeck: cannot write the man page: {e}");
+                    1
+                }
+            }
+        }
+        Some(Command::Schema { which }) => {
+            let schema = match which {
+                crate::cli::SchemaKind::Estate => crate::schema::estate(),
+                crate::cli::SchemaKind::Runbook => crate::schema::runbook(),
+                crate::cli::SchemaKind::Theme => crate::schema::theme(),
+            };
+            emit(&format!("{}\n", serde_json::to_string_pretty(&schema).unwrap_or_default()));
+            0
+        }
         None if cli.once => run_once(&cli).await,
         None => run_console(&cli).await,
     }
@@ -89,19 +128,64 @@ async fn prepare(cli: &Cli) -> Result<(Arc<Estate>, Vec<Diagnostic>, Option<SimH
     Ok((Arc::new(redirected), warnings, Some(sim)))
 }
 
+async fn doctor(cli: &Cli) -> u8 {
+    let (estate, warnings, sim) = match prepare(cli).await {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("opsdeck: {e}");
+            return 1;
+        }
+    };
+    let checks = crate::doctor::run(estate, warnings.len()).await;
+    emit(&crate::doctor::render(&checks));
+    if let Some(sim) = sim {
+        sim.shutdown().await;
+    }
+    crate::doctor::exit_code(&checks)
+}
+
+async fn init(args: &crate::cli::InitArgs) -> u8 {
+    let to_stdout = args.out.as_os_str() == "-";
+    if !to_stdout && args.out.exists() && !args.force {
+        eprintln!(
+            "opsdeck: '{}' already exists; pass --force to overwrite it",
+            args.out.display()
+        );
+        return 1;
+    }
+    let found = crate::init::discover(args).await;
+    for p in &found.problems {
+        eprintln!("opsdeck: not listed: {p}");
+    }
+    if to_stdout {
+        emit(&found.text);
+    } else if let Err(e) = std::fs::write(&args.out, &found.text) {
+        eprintln!("opsdeck: cannot write '{}': {e}", args.out.display());
+        return 1;
+    } else {
+        eprintln!(
+            "opsdeck: wrote {} services to {}; review the SEVs and add dependencies, then run `opsdeck check --estate {}`",
+            found.services,
+            args.out.display(),
+            args.out.display()
+        );
+    }
+    u8::from(found.services == 0 && !found.problems.is_empty())
+}
+
 fn check(cli: &Cli) -> u8 {
     match load_estate(cli) {
         Ok((estate, warnings)) => {
             for w in &warnings {
                 eprintln!("{w}");
             }
-            println!(
-                "{}: estate \"{}\" is valid: {} services in {} regions",
+            emit(&format!(
+                "{}: estate \"{}\" is valid: {} services in {} regions\n",
                 estate.source,
                 estate.name,
                 estate.services.len(),
                 estate.regions.len()
-            );
+            ));
             0
         }
         Err(e) => {
@@ -126,13 +210,13 @@ async fn run_once(cli: &Cli) -> u8 {
     let snapshot = result.model.snapshot(chrono::Utc::now());
     let warning_lines: Vec<String> = warnings.iter().map(ToString::to_string).collect();
     match cli.once_format() {
-        Format::Json => println!(
-            "{}",
+        Format::Json => emit(&format!(
+            "{}\n",
             output::to_json(&snapshot, result.timed_out, &warning_lines)
-        ),
-        Format::Table => print!("{}", output::to_table(&snapshot, result.timed_out)),
-        Format::Nagios => print!("{}", output::to_nagios(&snapshot, result.timed_out)),
-        Format::Prometheus => print!("{}", output::to_prometheus(&snapshot, result.timed_out)),
+        )),
+        Format::Table => emit(&output::to_table(&snapshot, result.timed_out)),
+        Format::Nagios => emit(&output::to_nagios(&snapshot, result.timed_out)),
+        Format::Prometheus => emit(&output::to_prometheus(&snapshot, result.timed_out)),
     }
     if result.timed_out {
         eprintln!(

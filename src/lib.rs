@@ -15,7 +15,9 @@
 pub mod app;
 pub mod cli;
 pub mod condition;
+pub mod doctor;
 pub mod estate;
+pub mod init;
 pub mod launch;
 pub mod logging;
 pub mod model;
@@ -24,6 +26,7 @@ pub mod output;
 pub mod poller;
 pub mod probe;
 pub mod runtime;
+pub mod schema;
 pub mod sim;
 pub mod tui;
 pub mod ui;

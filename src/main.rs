@@ -7,7 +7,7 @@ fn main() -> std::process::ExitCode {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let _ = color_eyre::install();
     let cli = opsdeck::cli::Cli::parse();
-    opsdeck::logging::init(&cli);
+    let _log = opsdeck::logging::init(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
