@@ -57,6 +57,10 @@ async fn the_shared_server_is_an_up_primary() {
     assert_eq!(obs.status, Status::Unknown, "{obs:?}");
     assert!(obs.error.expect("a reason").contains("does not exist"));
 
+    let obs = look("postgres://postgres@127.0.0.1:5432/postgres?sslmode=require").await;
+    assert_eq!(obs.status, Status::Unknown, "{obs:?}");
+    assert!(obs.error.expect("a reason").contains("sslmode=require"));
+
     let port = free_port();
     let obs = look(&format!("postgres://postgres@127.0.0.1:{port}/postgres")).await;
     assert_eq!(obs.status, Status::Down);

@@ -379,6 +379,19 @@ async fn a_sentinel_reports_its_master_replicas_and_quorum() {
     );
     assert_eq!(obs.metrics["masters"]["mymaster"]["quorum_reachable"], true);
 
+    let obs = look_sentinel(master.port, "mymaster").await;
+    assert_eq!(obs.status, Status::Unknown);
+    assert_eq!(
+        obs.error.as_deref(),
+        Some(
+            format!(
+                "Redis at redis://127.0.0.1:{} is not a Sentinel (redis_mode standalone), yet the estate names sentinel_master 'mymaster'",
+                master.port
+            )
+            .as_str()
+        )
+    );
+
     let obs = look_sentinel(sentinel.port, "othermaster").await;
     assert_eq!(obs.status, Status::Unknown);
     assert_eq!(

@@ -66,6 +66,19 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// The password written in a URL (`redis://:pw@host`), percent-decoding left as written.
+pub fn url_password(url: &str) -> Option<String> {
+    reqwest::Url::parse(url)
+        .ok()?
+        .password()
+        .map(str::to_string)
+}
+
+/// The secret to keep out of messages: the estate's password, else the URL's own.
+pub fn secret_of(password: Option<&str>, url: &str) -> Option<String> {
+    password.map(str::to_string).or_else(|| url_password(url))
+}
+
 /// Removes every occurrence of `secret` from a message (drivers sometimes echo what they were
 /// given); a defence in depth on top of never formatting the password ourselves.
 pub fn scrub(message: &str, secret: Option<&str>) -> String {
@@ -112,6 +125,19 @@ mod tests {
         assert_eq!(redact("http://127.0.0.1:15672"), "http://127.0.0.1:15672");
         assert_eq!(redact("rediss://cache:6380"), "rediss://cache:6380");
         assert_eq!(redact("not a url user:pw@host"), "***@host");
+    }
+
+    #[test]
+    fn the_secret_is_the_estates_password_or_the_urls() {
+        assert_eq!(
+            secret_of(None, "mysql://app:hunter2@db/app").as_deref(),
+            Some("hunter2")
+        );
+        assert_eq!(
+            secret_of(Some("env-pw"), "mysql://app:hunter2@db/app").as_deref(),
+            Some("env-pw")
+        );
+        assert_eq!(secret_of(None, "mysql://app@db/app"), None);
     }
 
     #[test]

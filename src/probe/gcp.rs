@@ -249,6 +249,37 @@ impl GoogleClient {
             Err(parse_error(code, &body))
         }
     }
+
+    /// Sends one write (`POST`, `PATCH`, `DELETE`) with a JSON body and reads the JSON answer
+    /// (an empty answer reads as `{}`). Never retried here: a write whose answer was lost may
+    /// have been applied, and only the caller can tell whether sending it again is safe.
+    pub async fn send_json(
+        &self,
+        method: http::Method,
+        url: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, GoogleError> {
+        let headers = self.auth_headers().await?;
+        let mut request = self.http.request(method, url).headers(headers);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| GoogleError::Transport(super::http::describe_error(&e)))?;
+        let code = response.status().as_u16();
+        let body = read_body(response).await?;
+        if !(200..300).contains(&code) {
+            return Err(parse_error(code, &body));
+        }
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Object(serde_json::Map::new()));
+        }
+        serde_json::from_slice(&body).map_err(|e| {
+            GoogleError::Garbage(format!("HTTP {code} with a body that is not JSON ({e})"))
+        })
+    }
 }
 
 async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, GoogleError> {

@@ -57,13 +57,14 @@ pub async fn probe(url: &str, password_env: Option<&str>) -> Outcome {
 }
 
 async fn look(url: &str, password: Option<&str>) -> Observation {
+    let secret = credentials::secret_of(password, url);
     let subject = format!("MySQL at {}", credentials::redact(url));
     let opts = match Opts::from_url(url) {
         Ok(o) => o,
         Err(e) => {
             return Observation::unknown(format!(
                 "{subject} cannot be used: the URL does not parse ({})",
-                credentials::scrub(&e.to_string(), password)
+                credentials::scrub(&e.to_string(), secret.as_deref())
             ));
         }
     };
@@ -74,7 +75,7 @@ async fn look(url: &str, password: Option<&str>) -> Observation {
     let started = Instant::now();
     let mut conn = match tokio::time::timeout(CONNECT_WAIT, Conn::new(builder)).await {
         Ok(Ok(c)) => c,
-        Ok(Err(e)) => return failure(&subject, &e, password),
+        Ok(Err(e)) => return failure(&subject, &e, secret.as_deref()),
         Err(_) => {
             return Observation::down(format!(
                 "{subject} did not answer within {}",
@@ -86,7 +87,7 @@ async fn look(url: &str, password: Option<&str>) -> Observation {
     let _ = conn.disconnect().await;
     match facts {
         Ok(f) => observe(&f),
-        Err(e) => failure(&subject, &e, password),
+        Err(e) => failure(&subject, &e, secret.as_deref()),
     }
 }
 
@@ -273,11 +274,11 @@ fn product(version: &str) -> String {
 }
 
 /// The observation for a failed connection or query.
-fn failure(subject: &str, e: &mysql_async::Error, password: Option<&str>) -> Observation {
-    let words = credentials::scrub(&e.to_string(), password);
+fn failure(subject: &str, e: &mysql_async::Error, secret: Option<&str>) -> Observation {
+    let words = credentials::scrub(&e.to_string(), secret);
     match e {
         mysql_async::Error::Server(s) => {
-            let said = credentials::scrub(&s.message, password);
+            let said = credentials::scrub(&s.message, secret);
             match s.code {
                 // access denied (user, database), unknown database, host blocked
                 1044 | 1045 | 1049 | 1129 | 1130 | 1698 => Observation::unknown(format!(

@@ -6,8 +6,8 @@
 //! PgBouncer's own admin console instead ([`pgbouncer`]).
 //!
 //! Status rules: no connection, or the server refuses new sessions (starting up, shutting
-//! down, too many clients) → down; credentials rejected, unknown database, or `password_env`
-//! unset → unknown; degraded when connections are above 90 % of `max_connections`, a replica
+//! down, too many clients) → down; credentials rejected, unknown database, `password_env`
+//! unset, or `sslmode=require` (TLS to PostgreSQL is not built in yet) → unknown; degraded when connections are above 90 % of `max_connections`, a replica
 //! has no WAL receiver streaming from its primary or replays more than [`LAG_LIMIT_S`] seconds
 //! behind, or a primary's replica is not streaming or lags more than that.
 
@@ -95,13 +95,14 @@ pub async fn probe(url: &str, password_env: Option<&str>) -> Outcome {
 }
 
 async fn look(url: &str, password: Option<&str>) -> Observation {
+    let secret = credentials::secret_of(password, url);
     let subject = format!("PostgreSQL at {}", credentials::redact(url));
     let mut config: Config = match url.parse() {
         Ok(c) => c,
         Err(e) => {
             return Observation::unknown(format!(
                 "{subject} cannot be used: the URL does not parse ({})",
-                credentials::scrub(&e.to_string(), password)
+                credentials::scrub(&e.to_string(), secret.as_deref())
             ));
         }
     };
@@ -109,18 +110,23 @@ async fn look(url: &str, password: Option<&str>) -> Observation {
         config.password(p);
     }
     config.connect_timeout(CONNECT_WAIT);
+    if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+        return Observation::unknown(format!(
+            "{subject} asks for sslmode=require, and this build of opsdeck connects to PostgreSQL without TLS"
+        ));
+    }
     let admin_console = config.get_dbname() == Some("pgbouncer");
     let started = Instant::now();
     let client = match connect(&config).await {
         Ok(c) => c,
-        Err(e) => return failure(&subject, &e, password),
+        Err(e) => return failure(&subject, &e, secret.as_deref()),
     };
     let result = if admin_console {
         pgbouncer::look(&client, started).await
     } else {
         read(&client, started).await.map(|facts| observe(&facts))
     };
-    result.unwrap_or_else(|e| failure(&subject, &e, password))
+    result.unwrap_or_else(|e| failure(&subject, &e, secret.as_deref()))
 }
 
 async fn connect(config: &Config) -> Result<Client, tokio_postgres::Error> {
@@ -324,10 +330,10 @@ fn round1(x: f64) -> f64 {
 pub(crate) fn failure(
     subject: &str,
     e: &tokio_postgres::Error,
-    password: Option<&str>,
+    secret: Option<&str>,
 ) -> Observation {
     if let Some(db) = e.as_db_error() {
-        let words = credentials::scrub(db.message(), password);
+        let words = credentials::scrub(db.message(), secret);
         let code = db.code().code();
         return match code {
             // invalid_authorization_specification, invalid_password, invalid_catalog_name
@@ -359,7 +365,7 @@ pub(crate) fn failure(
     } else {
         format!("{outer}: {inner}")
     };
-    let words = credentials::scrub(&text, password);
+    let words = credentials::scrub(&text, secret);
     match io_kind {
         Some(std::io::ErrorKind::ConnectionRefused) => {
             Observation::down(format!("{subject} refused the connection"))

@@ -1,8 +1,9 @@
 //! The `redis` probe: one Redis server, straight over RESP. PING latency and `INFO` decide its
 //! status: role and replication (link to the master, replicas, lag), memory against
 //! `maxmemory`, clients against `maxclients`, and keys evicted since the last look. A Sentinel
-//! (the URL answers in sentinel mode, or the estate names `sentinel_master`) is judged by
-//! [`sentinel`] instead.
+//! (the URL answers in sentinel mode) is judged by [`sentinel`] instead, for the master the
+//! estate names in `sentinel_master` (or all its masters); `sentinel_master` on a URL that is
+//! not a Sentinel is unknown.
 //!
 //! Status rules: no answer → down; credentials rejected or `password_env` unset → unknown;
 //! degraded when a replica's link to its master is down or it is resyncing, a master's replica
@@ -66,8 +67,15 @@ async fn look(connect: &Connect, sentinel_master: Option<&str>) -> Observation {
         Err(e) => return connect.failure(&e),
     };
     let info = Info::parse(&text);
-    if info.mode() == "sentinel" || sentinel_master.is_some() {
+    if info.mode() == "sentinel" {
         return sentinel::look(connect, &mut conn, sentinel_master, ping).await;
+    }
+    if let Some(name) = sentinel_master {
+        return Observation::unknown(format!(
+            "{} is not a Sentinel (redis_mode {}), yet the estate names sentinel_master '{name}'",
+            connect.subject(),
+            info.mode()
+        ));
     }
     let key = connect.shown();
     let evicted_now = info.num::<u64>("evicted_keys");

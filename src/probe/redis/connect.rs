@@ -126,7 +126,8 @@ impl Connect {
     /// The observation for a failed connection or command.
     pub fn failure(&self, e: &RedisError) -> Observation {
         let subject = self.subject();
-        let words = credentials::scrub(&root_cause(e), self.password.as_deref());
+        let secret = credentials::secret_of(self.password.as_deref(), &self.url);
+        let words = credentials::scrub(&root_cause(e), secret.as_deref());
         let code = e.code().unwrap_or_default();
         if matches!(code, "WRONGPASS" | "NOAUTH" | "NOPERM")
             || e.kind() == redis::ErrorKind::AuthenticationFailed
