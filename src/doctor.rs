@@ -74,9 +74,17 @@ pub async fn run(estate: Arc<Estate>, warnings: usize) -> Vec<Check> {
     checks.extend(backends(&estate, &snap.services));
     checks.extend(terminal());
     checks.push(match crate::logging::log_dir() {
-        Some(dir) => Check::new(Verdict::Pass, "logs", format!("written to {}", dir.display())),
-        None => Check::new(Verdict::Warn, "logs", "no state directory: logs are not kept")
-            .fix("set HOME or XDG_STATE_HOME"),
+        Some(dir) => Check::new(
+            Verdict::Pass,
+            "logs",
+            format!("written to {}", dir.display()),
+        ),
+        None => Check::new(
+            Verdict::Warn,
+            "logs",
+            "no state directory: logs are not kept",
+        )
+        .fix("set HOME or XDG_STATE_HOME"),
     });
     checks
 }
@@ -84,7 +92,11 @@ pub async fn run(estate: Arc<Estate>, warnings: usize) -> Vec<Check> {
 fn google_credentials(estate: &Estate) -> Check {
     let auth = estate.gcp.as_ref().map_or(&GcpAuth::Adc, |g| &g.auth);
     match auth {
-        GcpAuth::None => Check::new(Verdict::Pass, "Google credentials", "none (a loopback endpoint)"),
+        GcpAuth::None => Check::new(
+            Verdict::Pass,
+            "Google credentials",
+            "none (a loopback endpoint)",
+        ),
         GcpAuth::Metadata(url) => Check::new(
             Verdict::Pass,
             "Google credentials",
@@ -93,16 +105,25 @@ fn google_credentials(estate: &Estate) -> Check {
         GcpAuth::Adc => {
             if let Ok(path) = std::env::var("GOOGLE_APPLICATION_CREDENTIALS") {
                 let exists = std::path::Path::new(&path).exists();
-                let detail = format!("GOOGLE_APPLICATION_CREDENTIALS = {path}{}", account_of(&path));
+                let detail = format!(
+                    "GOOGLE_APPLICATION_CREDENTIALS = {path}{}",
+                    account_of(&path)
+                );
                 if exists {
                     Check::new(Verdict::Pass, "Google credentials", detail)
                 } else {
-                    Check::new(Verdict::Fail, "Google credentials", format!("{detail}, which does not exist"))
-                        .fix("point GOOGLE_APPLICATION_CREDENTIALS at a key file, or unset it")
+                    Check::new(
+                        Verdict::Fail,
+                        "Google credentials",
+                        format!("{detail}, which does not exist"),
+                    )
+                    .fix("point GOOGLE_APPLICATION_CREDENTIALS at a key file, or unset it")
                 }
             } else {
-                let adc = directories::BaseDirs::new()
-                    .map(|d| d.config_dir().join("gcloud/application_default_credentials.json"));
+                let adc = directories::BaseDirs::new().map(|d| {
+                    d.config_dir()
+                        .join("gcloud/application_default_credentials.json")
+                });
                 match adc.filter(|p| p.exists()) {
                     Some(p) => Check::new(
                         Verdict::Pass,
@@ -129,7 +150,10 @@ fn account_of(path: &str) -> String {
     let Ok(doc) = serde_json::from_str::<serde_json::Value>(&text) else {
         return String::new();
     };
-    match (doc.get("client_email").and_then(|v| v.as_str()), doc.get("type").and_then(|v| v.as_str())) {
+    match (
+        doc.get("client_email").and_then(|v| v.as_str()),
+        doc.get("type").and_then(|v| v.as_str()),
+    ) {
         (Some(email), _) => format!(", account {email}"),
         (None, Some("authorized_user")) => ", a user login".to_string(),
         (None, Some(t)) => format!(", type {t}"),
@@ -142,10 +166,16 @@ fn backend(estate: &Estate, service: &crate::estate::Service) -> String {
     match &service.target {
         Target::K8sWorkload { context, .. } => format!(
             "Kubernetes {}",
-            context.as_deref().map_or_else(|| "current context".to_string(), |c| format!("context {c}"))
+            context
+                .as_deref()
+                .map_or_else(|| "current context".to_string(), |c| format!("context {c}"))
         ),
         Target::GcpRest { url, .. } => {
-            let host = url.split("://").nth(1).and_then(|r| r.split('/').next()).unwrap_or(url);
+            let host = url
+                .split("://")
+                .nth(1)
+                .and_then(|r| r.split('/').next())
+                .unwrap_or(url);
             format!("Google API {host}")
         }
         _ if service.kind.is_google() => {
@@ -179,7 +209,9 @@ fn kind_label(kind: Kind) -> &'static str {
 fn backends(estate: &Estate, services: &[ServiceView]) -> Vec<Check> {
     let mut groups: BTreeMap<String, (usize, Vec<&ServiceView>)> = BTreeMap::new();
     for view in services {
-        let Some(service) = estate.services.get(view.index) else { continue };
+        let Some(service) = estate.services.get(view.index) else {
+            continue;
+        };
         let entry = groups.entry(backend(estate, service)).or_default();
         entry.0 += 1;
         if view.status == Status::Unknown || view.stale {
@@ -190,14 +222,22 @@ fn backends(estate: &Estate, services: &[ServiceView]) -> Vec<Check> {
         .into_iter()
         .map(|(name, (total, failing))| {
             if failing.is_empty() {
-                return Check::new(Verdict::Pass, name, format!("reachable: {total} of {total} answered"));
+                return Check::new(
+                    Verdict::Pass,
+                    name,
+                    format!("reachable: {total} of {total} answered"),
+                );
             }
             let first = failing[0];
             let why = first.error.clone().unwrap_or_else(|| first.summary.clone());
             let check = Check::new(
                 Verdict::Fail,
                 name,
-                format!("{} of {total} could not be asked; {}: {why}", failing.len(), first.id),
+                format!(
+                    "{} of {total} could not be asked; {}: {why}",
+                    failing.len(),
+                    first.id
+                ),
             );
             match fix_for(&why) {
                 Some(fix) => check.fix(fix),
@@ -213,9 +253,14 @@ fn fix_for(why: &str) -> Option<String> {
         .strip_prefix("environment variable ")
         .and_then(|r| r.split_whitespace().next())
     {
-        return Some(format!("export {var}=… (the secret this service's password_env names)"));
+        return Some(format!(
+            "export {var}=… (the secret this service's password_env names)"
+        ));
     }
-    if why.contains("has not been used") || why.contains("SERVICE_DISABLED") || why.contains("is disabled") {
+    if why.contains("has not been used")
+        || why.contains("SERVICE_DISABLED")
+        || why.contains("is disabled")
+    {
         let api = why
             .split_whitespace()
             .find(|w| w.ends_with(".googleapis.com") || w.ends_with(".googleapis.com,"))
@@ -229,7 +274,9 @@ fn fix_for(why: &str) -> Option<String> {
         return Some("grant the account a viewer role on the project".to_string());
     }
     if why.contains("kubeconfig") || why.contains("context") {
-        return Some("check `kubectl config get-contexts` and the estate's kube_context".to_string());
+        return Some(
+            "check `kubectl config get-contexts` and the estate's kube_context".to_string(),
+        );
     }
     if why.contains("refused") || why.contains("unreachable") || why.contains("cannot connect") {
         return Some("check the address, the firewall and that the server runs".to_string());
@@ -240,13 +287,19 @@ fn fix_for(why: &str) -> Option<String> {
 fn terminal() -> Vec<Check> {
     let mut out = Vec::new();
     if !std::io::stdout().is_terminal() {
-        out.push(Check::new(Verdict::Warn, "terminal", "stdout is not a terminal (fine for --once and scripts)"));
+        out.push(Check::new(
+            Verdict::Warn,
+            "terminal",
+            "stdout is not a terminal (fine for --once and scripts)",
+        ));
         return out;
     }
     let term = std::env::var("TERM").unwrap_or_default();
     let colours = if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
         "NO_COLOR set: no colours, glyphs and words only".to_string()
-    } else if std::env::var("COLORTERM").is_ok_and(|c| c.contains("truecolor") || c.contains("24bit")) {
+    } else if std::env::var("COLORTERM")
+        .is_ok_and(|c| c.contains("truecolor") || c.contains("24bit"))
+    {
         "24-bit colour".to_string()
     } else if term.contains("256color") {
         "256 colours".to_string()
@@ -260,15 +313,29 @@ fn terminal() -> Vec<Check> {
         .unwrap_or_default();
     let utf8 = locale.to_uppercase().replace('-', "").contains("UTF8");
     out.push(if utf8 {
-        Check::new(Verdict::Pass, "terminal glyphs", format!("UTF-8 locale ({locale})"))
+        Check::new(
+            Verdict::Pass,
+            "terminal glyphs",
+            format!("UTF-8 locale ({locale})"),
+        )
     } else {
-        Check::new(Verdict::Warn, "terminal glyphs", format!("locale \"{locale}\" is not UTF-8: status glyphs may not show"))
-            .fix("export LANG=C.UTF-8")
+        Check::new(
+            Verdict::Warn,
+            "terminal glyphs",
+            format!("locale \"{locale}\" is not UTF-8: status glyphs may not show"),
+        )
+        .fix("export LANG=C.UTF-8")
     });
     out.push(match crossterm::terminal::size() {
-        Ok((w, h)) if w >= 80 && h >= 24 => Check::new(Verdict::Pass, "terminal size", format!("{w}×{h}")),
-        Ok((w, h)) => Check::new(Verdict::Warn, "terminal size", format!("{w}×{h}, smaller than 80×24"))
-            .fix("enlarge the window"),
+        Ok((w, h)) if w >= 80 && h >= 24 => {
+            Check::new(Verdict::Pass, "terminal size", format!("{w}×{h}"))
+        }
+        Ok((w, h)) => Check::new(
+            Verdict::Warn,
+            "terminal size",
+            format!("{w}×{h}, smaller than 80×24"),
+        )
+        .fix("enlarge the window"),
         Err(e) => Check::new(Verdict::Warn, "terminal size", format!("unknown: {e}")),
     });
     out
@@ -277,7 +344,11 @@ fn terminal() -> Vec<Check> {
 /// The report, one line per check.
 pub fn render(checks: &[Check]) -> String {
     let mut out = String::new();
-    let width = checks.iter().map(|c| c.name.chars().count()).max().unwrap_or(0);
+    let width = checks
+        .iter()
+        .map(|c| c.name.chars().count())
+        .max()
+        .unwrap_or(0);
     for c in checks {
         let mark = match c.verdict {
             Verdict::Pass => "ok  ",
@@ -285,7 +356,13 @@ pub fn render(checks: &[Check]) -> String {
             Verdict::Fail => "FAIL",
         };
         let pad = width - c.name.chars().count();
-        let _ = write!(out, "{mark}  {}{}  {}", c.name, " ".repeat(pad), crate::ui::text::sanitize(&c.detail));
+        let _ = write!(
+            out,
+            "{mark}  {}{}  {}",
+            c.name,
+            " ".repeat(pad),
+            crate::ui::text::sanitize(&c.detail)
+        );
         if let Some(fix) = &c.fix {
             let _ = write!(out, "\n      {}  fix: {fix}", " ".repeat(width));
         }
@@ -298,7 +375,10 @@ pub fn render(checks: &[Check]) -> String {
         if failed == 0 {
             "all backend checks passed".to_string()
         } else {
-            format!("{failed} check{} failed", if failed == 1 { "" } else { "s" })
+            format!(
+                "{failed} check{} failed",
+                if failed == 1 { "" } else { "s" }
+            )
         }
     );
     out

@@ -34,7 +34,13 @@ pub struct Discovery {
 
 fn id_of(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect()
 }
 
@@ -63,15 +69,30 @@ async fn google(args: &InitArgs, found: &mut Vec<Found>, problems: &mut Vec<Stri
             client
                 .get_json(&url)
                 .await
-                .map(|doc| doc.get(field).and_then(Value::as_array).cloned().unwrap_or_default())
+                .map(|doc| {
+                    doc.get(field)
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default()
+                })
                 .map_err(|e| e.sentence(host))
         }
     };
     for project in &args.projects {
-        match list("sqladmin.googleapis.com", format!("v1/projects/{project}/instances"), "items").await {
+        match list(
+            "sqladmin.googleapis.com",
+            format!("v1/projects/{project}/instances"),
+            "items",
+        )
+        .await
+        {
             Ok(items) => {
                 for i in items {
-                    let name = i.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+                    let name = i
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string();
                     let region = i.get("region").and_then(Value::as_str).map(str::to_string);
                     found.push(Found {
                         id: id_of(&format!("sql-{name}")),
@@ -86,7 +107,13 @@ async fn google(args: &InitArgs, found: &mut Vec<Found>, problems: &mut Vec<Stri
             }
             Err(e) => problems.push(e),
         }
-        match list("redis.googleapis.com", format!("v1/projects/{project}/locations/-/instances"), "instances").await {
+        match list(
+            "redis.googleapis.com",
+            format!("v1/projects/{project}/locations/-/instances"),
+            "instances",
+        )
+        .await
+        {
             Ok(items) => {
                 for i in items {
                     let full = i.get("name").and_then(Value::as_str).unwrap_or_default();
@@ -113,10 +140,17 @@ async fn google(args: &InitArgs, found: &mut Vec<Found>, problems: &mut Vec<Stri
             Err(e) => problems.push(e),
         }
         for region in &args.regions {
-            match list("run.googleapis.com", format!("v2/projects/{project}/locations/{region}/services"), "services").await {
+            match list(
+                "run.googleapis.com",
+                format!("v2/projects/{project}/locations/{region}/services"),
+                "services",
+            )
+            .await
+            {
                 Ok(items) => {
                     for i in items {
-                        let name = last(i.get("name").and_then(Value::as_str).unwrap_or_default()).to_string();
+                        let name = last(i.get("name").and_then(Value::as_str).unwrap_or_default())
+                            .to_string();
                         found.push(Found {
                             id: id_of(&format!("run-{name}")),
                             name: format!("Cloud Run {name}"),
@@ -139,7 +173,8 @@ async fn google(args: &InitArgs, found: &mut Vec<Found>, problems: &mut Vec<Stri
             {
                 Ok(items) => {
                     for i in items {
-                        let name = last(i.get("name").and_then(Value::as_str).unwrap_or_default()).to_string();
+                        let name = last(i.get("name").and_then(Value::as_str).unwrap_or_default())
+                            .to_string();
                         found.push(Found {
                             id: id_of(&format!("tasks-{name}-{region}")),
                             name: format!("Cloud Tasks {name} ({region})"),
@@ -173,7 +208,10 @@ async fn kubernetes(args: &InitArgs, found: &mut Vec<Found>, problems: &mut Vec<
             },
             None => kube::Config::from_kubeconfig(&options).await,
         };
-        let client = match config.map_err(|e| e.to_string()).and_then(|c| kube::Client::try_from(c).map_err(|e| e.to_string())) {
+        let client = match config
+            .map_err(|e| e.to_string())
+            .and_then(|c| kube::Client::try_from(c).map_err(|e| e.to_string()))
+        {
             Ok(c) => c,
             Err(e) => {
                 problems.push(format!("kube context '{context}': {e}"));
@@ -186,7 +224,9 @@ async fn kubernetes(args: &InitArgs, found: &mut Vec<Found>, problems: &mut Vec<
         match deployments.list(&ListParams::default()).await {
             Ok(list) => {
                 for d in list.items {
-                    let (Some(ns), Some(name)) = (d.metadata.namespace, d.metadata.name) else { continue };
+                    let (Some(ns), Some(name)) = (d.metadata.namespace, d.metadata.name) else {
+                        continue;
+                    };
                     if skip(&ns) {
                         continue;
                     }
@@ -196,17 +236,24 @@ async fn kubernetes(args: &InitArgs, found: &mut Vec<Found>, problems: &mut Vec<
                         kind: "k8s_workload",
                         region: Some(context.clone()),
                         sev: 2,
-                        keys: vec![("namespace", ns), ("workload", format!("deployment/{name}"))],
+                        keys: vec![
+                            ("namespace", ns),
+                            ("workload", format!("deployment/{name}")),
+                        ],
                         note: "a Deployment",
                     });
                 }
             }
-            Err(e) => problems.push(format!("kube context '{context}': cannot list deployments: {e}")),
+            Err(e) => problems.push(format!(
+                "kube context '{context}': cannot list deployments: {e}"
+            )),
         }
         match statefulsets.list(&ListParams::default()).await {
             Ok(list) => {
                 for s in list.items {
-                    let (Some(ns), Some(name)) = (s.metadata.namespace, s.metadata.name) else { continue };
+                    let (Some(ns), Some(name)) = (s.metadata.namespace, s.metadata.name) else {
+                        continue;
+                    };
                     if skip(&ns) {
                         continue;
                     }
@@ -221,7 +268,9 @@ async fn kubernetes(args: &InitArgs, found: &mut Vec<Found>, problems: &mut Vec<
                     });
                 }
             }
-            Err(e) => problems.push(format!("kube context '{context}': cannot list statefulsets: {e}")),
+            Err(e) => problems.push(format!(
+                "kube context '{context}': cannot list statefulsets: {e}"
+            )),
         }
     }
 }
@@ -291,9 +340,18 @@ fn quote(s: &str) -> String {
 
 fn render(args: &InitArgs, found: &[Found], problems: &[String]) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "# Discovered by `opsdeck init`. Review every SEV: they are guesses from the resource type");
-    let _ = writeln!(out, "# (1 = the whole platform is down … 4 = minor). Then add what depends on what, e.g.");
-    let _ = writeln!(out, "#   depends_on = [{{ id = \"sql-main\" }}, {{ id = \"cache\", fallback = \"serves without cache\" }}]");
+    let _ = writeln!(
+        out,
+        "# Discovered by `opsdeck init`. Review every SEV: they are guesses from the resource type"
+    );
+    let _ = writeln!(
+        out,
+        "# (1 = the whole platform is down … 4 = minor). Then add what depends on what, e.g."
+    );
+    let _ = writeln!(
+        out,
+        "#   depends_on = [{{ id = \"sql-main\" }}, {{ id = \"cache\", fallback = \"serves without cache\" }}]"
+    );
     let _ = writeln!(out, "# and check it with `opsdeck check`.");
     for p in problems {
         let _ = writeln!(out, "# Not listed: {}", p.replace('\n', " "));
@@ -306,18 +364,39 @@ fn render(args: &InitArgs, found: &[Found], problems: &[String]) -> String {
     if let Some(project) = args.projects.first() {
         let _ = writeln!(out, "\n[gcp]\nproject = {}", quote(project));
         if let Some(e) = &args.endpoint {
-            let _ = writeln!(out, "endpoint = {}\nmetadata_endpoint = {}", quote(e), quote(e));
+            let _ = writeln!(
+                out,
+                "endpoint = {}\nmetadata_endpoint = {}",
+                quote(e),
+                quote(e)
+            );
         }
     }
     for region in &args.regions {
-        let _ = writeln!(out, "\n[[region]]\nid = {}\ngcp_region = {}", quote(region), quote(region));
+        let _ = writeln!(
+            out,
+            "\n[[region]]\nid = {}\ngcp_region = {}",
+            quote(region),
+            quote(region)
+        );
     }
     for context in &args.kube_contexts {
-        let _ = writeln!(out, "\n[[region]]\nid = {}\nkube_context = {}", quote(context), quote(context));
+        let _ = writeln!(
+            out,
+            "\n[[region]]\nid = {}\nkube_context = {}",
+            quote(context),
+            quote(context)
+        );
     }
     for f in found {
         let _ = writeln!(out, "\n[[service]]\n# {}", f.note);
-        let _ = writeln!(out, "id = {}\nname = {}\nkind = \"{}\"", quote(&f.id), quote(&f.name), f.kind);
+        let _ = writeln!(
+            out,
+            "id = {}\nname = {}\nkind = \"{}\"",
+            quote(&f.id),
+            quote(&f.name),
+            f.kind
+        );
         if let Some(r) = &f.region {
             let _ = writeln!(out, "region = {}", quote(r));
         }

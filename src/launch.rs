@@ -60,7 +60,10 @@ pub async fn run(cli: Cli) -> u8 {
                 crate::cli::SchemaKind::Runbook => crate::schema::runbook(),
                 crate::cli::SchemaKind::Theme => crate::schema::theme(),
             };
-            emit(&format!("{}\n", serde_json::to_string_pretty(&schema).unwrap_or_default()));
+            emit(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&schema).unwrap_or_default()
+            ));
             0
         }
         None if cli.once => run_once(&cli).await,
@@ -324,20 +327,31 @@ async fn serve_sim(cli: &Cli, listen: SocketAddr, write_estate: Option<&Path>) -
         .unwrap_or_else(|| "sim-project".to_string());
     println!("opsdeck simulator for estate \"{}\" on {base}", estate.name);
     println!("  Cloud SQL Admin (v1/, sql/v1beta4/):        {base}/");
-    println!("  Cloud Run Admin v2, Knative v1:             {base}/  (gcloud: through the proxy below)");
+    println!(
+        "  Cloud Run Admin v2, Knative v1:             {base}/  (gcloud: through the proxy below)"
+    );
     println!("  Cloud Tasks (v2, v2beta3), Memorystore v1:  {base}/");
-    println!("  Cloud Monitoring v3, PromQL:                {base}/v3/…  {base}/v1/projects/{project}/location/global/prometheus/api/v1/query");
-    println!("  other Google resources (KMS, Secret Manager, VPC connectors, Scheduler): {base}/<their path>");
+    println!(
+        "  Cloud Monitoring v3, PromQL:                {base}/v3/…  {base}/v1/projects/{project}/location/global/prometheus/api/v1/query"
+    );
+    println!(
+        "  other Google resources (KMS, Secret Manager, VPC connectors, Scheduler): {base}/<their path>"
+    );
     println!("  metadata server (tokens):                   {base}/computeMetadata/v1/");
     println!("  OAuth token endpoint:                       {base}/token");
     println!("  HTTP health endpoints:                      {base}/http/<service id>/");
     println!("  state and counters:                         {base}/_sim/stats");
     let redirected = sim::redirect(&estate, &sim);
     if let Some(path) = write_estate {
-        let written = sim::ready_estate(&source, &redirected, &sim)
-            .and_then(|text| std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display())));
+        let written = sim::ready_estate(&source, &redirected, &sim).and_then(|text| {
+            std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        });
         match written {
-            Ok(()) => println!("Estate pointed at the simulator: {}  (opsdeck --estate {} …)", path.display(), path.display()),
+            Ok(()) => println!(
+                "Estate pointed at the simulator: {}  (opsdeck --estate {} …)",
+                path.display(),
+                path.display()
+            ),
             Err(e) => {
                 eprintln!("opsdeck: {e}");
                 sim.shutdown().await;
@@ -345,7 +359,9 @@ async fn serve_sim(cli: &Cli, listen: SocketAddr, write_estate: Option<&Path>) -
             }
         }
     } else {
-        println!("Point an estate at it with:  [gcp] endpoint = \"{base}\"  metadata_endpoint = \"{base}\"  (or --write-estate FILE)");
+        println!(
+            "Point an estate at it with:  [gcp] endpoint = \"{base}\"  metadata_endpoint = \"{base}\"  (or --write-estate FILE)"
+        );
     }
     for line in sim.cluster_lines() {
         println!("{line}");

@@ -15,10 +15,10 @@ use crate::cli::Cli;
 /// Where the log files go: `$XDG_STATE_HOME/opsdeck` (else the local data directory).
 pub fn log_dir() -> Option<PathBuf> {
     let dirs = directories::ProjectDirs::from("", "", "opsdeck")?;
-    Some(
-        dirs.state_dir()
-            .map_or_else(|| dirs.data_local_dir().to_path_buf(), std::path::Path::to_path_buf),
-    )
+    Some(dirs.state_dir().map_or_else(
+        || dirs.data_local_dir().to_path_buf(),
+        std::path::Path::to_path_buf,
+    ))
 }
 
 /// Installs logging for this run; keep the guard alive until exit so the file is flushed.

@@ -173,13 +173,10 @@ async fn dispatch(ctx: &ProbeContext, service: &Service) -> Outcome {
             query,
             up_when,
         } => promql::probe(&ctx.http, url, query, up_when).await,
-        Target::PubsubSubscription { .. } => Outcome::Observed(not_available(service.kind)),
+        Target::PubsubSubscription {
+            project,
+            subscription,
+            thresholds,
+        } => gcp::pubsub::probe(&ctx.google, project, subscription, thresholds).await,
     }
-}
-
-/// The honest answer for a kind whose probe is not part of this build yet.
-fn not_available(kind: Kind) -> Observation {
-    Observation::unknown(format!(
-        "probe not available: opsdeck cannot probe kind '{kind}' yet"
-    ))
 }

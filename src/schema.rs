@@ -24,9 +24,13 @@ fn string(description: &str) -> Value {
 /// The schema of one key of a `[[service]]` table.
 fn service_key(key: &str) -> Value {
     match key {
-        "id" => json!({"type": "string", "pattern": "^[A-Za-z0-9._-]+$", "description": "Unique id; letters, digits, '-', '_' and '.'."}),
+        "id" => {
+            json!({"type": "string", "pattern": "^[A-Za-z0-9._-]+$", "description": "Unique id; letters, digits, '-', '_' and '.'."})
+        }
         "kind" => json!({"enum": Kind::ALL.map(Kind::as_str)}),
-        "sev" => json!({"type": "integer", "minimum": 1, "maximum": 4, "description": "SEV of this service's full outage: 1 worst … 4 minor."}),
+        "sev" => {
+            json!({"type": "integer", "minimum": 1, "maximum": 4, "description": "SEV of this service's full outage: 1 worst … 4 minor."})
+        }
         "depends_on" => json!({
             "type": "array",
             "items": {"oneOf": [
@@ -40,7 +44,9 @@ fn service_key(key: &str) -> Value {
         "warn_depth" | "crit_depth" => json!({"type": "integer", "minimum": 0}),
         "expect_status" => json!({"type": "integer", "minimum": 100, "maximum": 599}),
         "format" => json!({"enum": ["celery", "laravel"]}),
-        "workload" => json!({"type": "string", "pattern": "^(deployment|deploy|statefulset|sts|daemonset|ds)/.+$"}),
+        "workload" => {
+            json!({"type": "string", "pattern": "^(deployment|deploy|statefulset|sts|daemonset|ds)/.+$"})
+        }
         "url" => json!({"type": "string", "pattern": "^[a-z][a-z0-9+.-]*://"}),
         other => string(&format!("The '{other}' key.")),
     }
@@ -212,7 +218,9 @@ mod tests {
         let s = estate();
         let kinds = &s["properties"]["service"]["items"]["properties"]["kind"]["enum"];
         assert_eq!(kinds.as_array().map(Vec::len), Some(Kind::ALL.len()));
-        let all_of = s["properties"]["service"]["items"]["allOf"].as_array().expect("per kind");
+        let all_of = s["properties"]["service"]["items"]["allOf"]
+            .as_array()
+            .expect("per kind");
         assert_eq!(all_of.len(), Kind::ALL.len());
     }
 }

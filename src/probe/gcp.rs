@@ -8,6 +8,7 @@ pub mod cloud_sql;
 pub mod cloud_tasks;
 pub mod gcp_rest;
 pub mod memorystore;
+pub mod pubsub;
 
 use std::sync::Arc;
 use std::time::Duration;
