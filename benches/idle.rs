@@ -22,7 +22,8 @@ const ROWS: u16 = 48;
 /// depending on another service.
 fn generated_estate(n: usize) -> String {
     let regions = ["europe-west1", "us-central1", "africa-south1"];
-    let mut s = String::from("name = \"idle-bench\"\nenvironment = \"prod\"\n[gcp]\nproject = \"bench\"\n");
+    let mut s =
+        String::from("name = \"idle-bench\"\nenvironment = \"prod\"\n[gcp]\nproject = \"bench\"\n");
     for (i, r) in regions.iter().enumerate() {
         let _ = write!(s, "[[region]]\nid = \"r{i}\"\ngcp_region = \"{r}\"\n");
     }
@@ -63,7 +64,12 @@ fn cpu_ticks(pid: u32) -> u64 {
     // The command name may hold spaces; the fields after its closing parenthesis are fixed.
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     // utime and stime are fields 14 and 15 of stat; 3 is the first after the name.
     field(11) + field(12)
 }
@@ -111,7 +117,16 @@ fn measure(bin: &str, services: usize, window: Duration) -> Figures {
         estate.display()
     );
     let status = Command::new("tmux")
-        .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d", "-s", "idle"])
+        .args([
+            "-L",
+            &socket,
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "idle",
+        ])
         .args(["-x", &COLUMNS.to_string(), "-y", &ROWS.to_string()])
         .arg(&cmd)
         .status()
@@ -119,11 +134,20 @@ fn measure(bin: &str, services: usize, window: Duration) -> Figures {
     assert!(status.success(), "tmux could not start");
     tmux(
         &socket,
-        &["pipe-pane", "-o", "-t", "idle", &format!("cat >> {}", out.display())],
+        &[
+            "pipe-pane",
+            "-o",
+            "-t",
+            "idle",
+            &format!("cat >> {}", out.display()),
+        ],
     );
-    let pid: u32 = tmux(&socket, &["display-message", "-p", "-t", "idle", "#{pane_pid}"])
-        .parse()
-        .expect("the console's pid");
+    let pid: u32 = tmux(
+        &socket,
+        &["display-message", "-p", "-t", "idle", "#{pane_pid}"],
+    )
+    .parse()
+    .expect("the console's pid");
 
     std::thread::sleep(WARM_UP);
     let first_frames_bytes = file_len(&out);

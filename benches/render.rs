@@ -62,7 +62,10 @@ fn model() -> Model {
         let obs = if service % 50 == 2 {
             Observation::down("instance is FAILED")
         } else {
-            Observation::new(Status::Up, "RUNNABLE · POSTGRES_16 · REGIONAL · europe-west1-b")
+            Observation::new(
+                Status::Up,
+                "RUNNABLE · POSTGRES_16 · REGIONAL · europe-west1-b",
+            )
         };
         model.apply(ProbeReport {
             service,
@@ -94,7 +97,12 @@ fn frames(c: &mut Criterion) {
         });
     }
 
-    for (key, name) in [('2', "topology"), ('3', "queues"), ('4', "detail"), ('5', "events")] {
+    for (key, name) in [
+        ('2', "topology"),
+        ('3', "queues"),
+        ('4', "detail"),
+        ('5', "events"),
+    ] {
         let mut app = App::new(snapshot.clone());
         app.handle_key(KeyEvent::new(KeyCode::Char(key), KeyModifiers::NONE));
         let mut terminal = Terminal::new(TestBackend::new(200, 60)).expect("terminal");
@@ -117,7 +125,11 @@ fn frames(c: &mut Criterion) {
         b.iter_batched(
             || {
                 flip = !flip;
-                if flip { later.clone() } else { snapshot.clone() }
+                if flip {
+                    later.clone()
+                } else {
+                    snapshot.clone()
+                }
             },
             |next| black_box(app.set_snapshot(next)),
             BatchSize::LargeInput,

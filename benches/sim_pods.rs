@@ -93,7 +93,10 @@ async fn drain(response: &mut reqwest::Response, lines: usize, kind: &str) -> us
         partial.extend_from_slice(&chunk);
         while let Some(end) = partial.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = partial.drain(..=end).collect();
-            if line.windows(kind.len() + 2).any(|w| w == format!("\"{kind}\"").as_bytes()) {
+            if line
+                .windows(kind.len() + 2)
+                .any(|w| w == format!("\"{kind}\"").as_bytes())
+            {
                 seen += 1;
             }
         }
@@ -104,7 +107,9 @@ async fn drain(response: &mut reqwest::Response, lines: usize, kind: &str) -> us
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let (rss0, _) = memory();
-    println!("sim_pods: a {PODS}-pod namespace on the simulated Kubernetes API (process rss before: {rss0:.1} MiB)");
+    println!(
+        "sim_pods: a {PODS}-pod namespace on the simulated Kubernetes API (process rss before: {rss0:.1} MiB)"
+    );
     let (estate, _) = estate::from_str(ESTATE, "bench.toml").expect("the estate loads");
     let scenario = scenario::parse(SCENARIO, "bench.toml").expect("the scenario parses");
     let listen: SocketAddr = "127.0.0.1:0".parse().expect("address");
@@ -127,22 +132,37 @@ async fn main() {
         if d["status"]["readyReplicas"].as_u64() == Some(PODS as u64) {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(120), "the pods never became ready");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the pods never became ready"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    report("start, 10 000 pods created and ready", started.elapsed(), "");
+    report(
+        "start, 10 000 pods created and ready",
+        started.elapsed(),
+        "",
+    );
 
     for round in 0..3 {
         let t = Instant::now();
         let (list, size) = get(&http, &pods, false).await;
         let n = list["items"].as_array().map_or(0, Vec::len);
         assert_eq!(n, PODS);
-        report(&format!("list pods as JSON (round {})", round + 1), t.elapsed(), &format!("{n} items, {:.1} MiB", size as f64 / 1_048_576.0));
+        report(
+            &format!("list pods as JSON (round {})", round + 1),
+            t.elapsed(),
+            &format!("{n} items, {:.1} MiB", size as f64 / 1_048_576.0),
+        );
     }
     let t = Instant::now();
     let (table, size) = get(&http, &pods, true).await;
     assert_eq!(table["rows"].as_array().map_or(0, Vec::len), PODS);
-    report("list pods as a Table (kubectl get pods)", t.elapsed(), &format!("{PODS} rows, {:.1} MiB", size as f64 / 1_048_576.0));
+    report(
+        "list pods as a Table (kubectl get pods)",
+        t.elapsed(),
+        &format!("{PODS} rows, {:.1} MiB", size as f64 / 1_048_576.0),
+    );
 
     let t = Instant::now();
     let mut cont = String::new();
@@ -159,18 +179,35 @@ async fn main() {
         }
     }
     assert_eq!(total, PODS);
-    report("list pods 500 at a time (kubectl's paging)", t.elapsed(), &format!("{pages} pages"));
+    report(
+        "list pods 500 at a time (kubectl's paging)",
+        t.elapsed(),
+        &format!("{pages} pages"),
+    );
 
     let t = Instant::now();
-    let mut watch = http.get(format!("{pods}?watch=true")).send().await.expect("the watch opens");
+    let mut watch = http
+        .get(format!("{pods}?watch=true"))
+        .send()
+        .await
+        .expect("the watch opens");
     let bytes = drain(&mut watch, PODS, "ADDED").await;
-    report("watch from the start: every pod ADDED", t.elapsed(), &format!("{:.1} MiB streamed", bytes as f64 / 1_048_576.0));
+    report(
+        "watch from the start: every pod ADDED",
+        t.elapsed(),
+        &format!("{:.1} MiB streamed", bytes as f64 / 1_048_576.0),
+    );
     drop(watch);
 
     let (list, _) = get(&http, &format!("{pods}?limit=1"), false).await;
-    let rv = list["metadata"]["resourceVersion"].as_str().expect("a resource version").to_string();
+    let rv = list["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("a resource version")
+        .to_string();
     let mut watch = http
-        .get(format!("{pods}?watch=true&allowWatchBookmarks=true&resourceVersion={rv}"))
+        .get(format!(
+            "{pods}?watch=true&allowWatchBookmarks=true&resourceVersion={rv}"
+        ))
         .send()
         .await
         .expect("the watch opens");
@@ -184,10 +221,16 @@ async fn main() {
         .expect("the scale answers");
     assert!(scaled.status().is_success());
     drain(&mut watch, 1000, "DELETED").await;
-    report("scale to 9 000 and watch 1 000 pods DELETED", t.elapsed(), "");
+    report(
+        "scale to 9 000 and watch 1 000 pods DELETED",
+        t.elapsed(),
+        "",
+    );
     drop(watch);
 
     sim.shutdown().await;
     let (_, peak) = memory();
-    println!("sim_pods: peak resident memory {peak:.1} MiB (of which {rss0:.1} MiB before the simulator)");
+    println!(
+        "sim_pods: peak resident memory {peak:.1} MiB (of which {rss0:.1} MiB before the simulator)"
+    );
 }

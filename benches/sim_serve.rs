@@ -17,7 +17,8 @@ const CLIENTS: usize = 64;
 
 /// `n` services of every Google kind the simulator materialises, over three regions.
 fn generated_estate(n: usize) -> String {
-    let mut s = String::from("name = \"bench\"\nenvironment = \"prod\"\n[gcp]\nproject = \"bench\"\n");
+    let mut s =
+        String::from("name = \"bench\"\nenvironment = \"prod\"\n[gcp]\nproject = \"bench\"\n");
     for (i, r) in REGIONS.iter().enumerate() {
         let _ = write!(s, "[[region]]\nid = \"r{i}\"\ngcp_region = \"{r}\"\n");
     }
@@ -31,7 +32,12 @@ fn generated_estate(n: usize) -> String {
                 "kind = \"gcp_rest\"\nurl = \"https://secretmanager.googleapis.com/v1/projects/bench/secrets/s-{i}/versions/latest\"\nup_when = 'state == \"ENABLED\"'"
             ),
         };
-        let _ = write!(s, "[[service]]\nid = \"s{i}\"\nregion = \"r{}\"\nsev = {}\n{body}\n", i % 3, 1 + i % 4);
+        let _ = write!(
+            s,
+            "[[service]]\nid = \"s{i}\"\nregion = \"r{}\"\nsev = {}\n{body}\n",
+            i % 3,
+            1 + i % 4
+        );
     }
     s
 }
@@ -48,7 +54,9 @@ fn path(k: usize, n: usize) -> String {
         0 => format!("/v2/projects/bench/locations/{region}/services/run-{i}"),
         1 => format!("/apis/serving.knative.dev/v1/namespaces/bench/services/run-{i}"),
         2 => format!("/sql/v1beta4/projects/bench/instances/sql-{i}?alt=json"),
-        3 => format!("/v2beta3/projects/bench/locations/{region}/queues/q-{i}?readMask=name,state,stats"),
+        3 => format!(
+            "/v2beta3/projects/bench/locations/{region}/queues/q-{i}?readMask=name,state,stats"
+        ),
         4 => format!("/v1/projects/bench/locations/{region}/instances/redis-{i}"),
         _ => format!("/v1/projects/bench/secrets/s-{i}/versions/latest"),
     }
@@ -82,7 +90,8 @@ fn main() {
     println!("sim_serve: {n} services, {total} requests from {CLIENTS} clients");
     println!("  resident memory before: {}", rss());
     let text = generated_estate(n);
-    let (estate, _) = estate::from_str_with_env(&text, "bench.toml", &|_| None).expect("valid estate");
+    let (estate, _) =
+        estate::from_str_with_env(&text, "bench.toml", &|_| None).expect("valid estate");
     rt.block_on(async {
         let started = Instant::now();
         let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));

@@ -26,7 +26,7 @@ pub use format::{
 };
 pub use input::{Input, Prompt};
 pub use keymap::Command;
-pub use rows::{Cursor, MapWidths, ROLES, Rows, region_columns};
+pub use rows::{Cursor, MapWidths, ROLES, Rows, STATE_WORDS, StateCounts, region_columns};
 
 use crate::model::{EventView, ServiceView, Snapshot};
 use crate::poller::Control;

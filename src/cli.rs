@@ -57,6 +57,10 @@ pub struct Global {
     /// Log level for messages on stderr (error, warn, info, debug, trace).
     #[arg(long, global = true, env = "OPSDECK_LOG", value_name = "LEVEL")]
     pub log_level: Option<String>,
+
+    /// Change nothing: every runbook action is refused where it would be sent.
+    #[arg(long, global = true)]
+    pub read_only: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -101,6 +105,100 @@ pub enum Command {
         #[arg(value_enum)]
         which: SchemaKind,
     },
+    /// Runbooks: list them, show one, or run one (exit 0 done, 1 a step failed, 2 a check
+    /// failed, 4 refused before any step ran).
+    Runbook {
+        #[command(subcommand)]
+        command: RunbookCommand,
+    },
+    /// Drill a runbook against the simulator: play a scenario's fault, run the runbook without
+    /// prompts, measure detection, recovery and data loss against the estate's RTO and RPO
+    /// (exit 0 only when they are met).
+    Drill(DrillArgs),
+    /// The audit log of every runbook step.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+/// `opsdeck runbook …`.
+#[derive(Debug, Subcommand)]
+pub enum RunbookCommand {
+    /// List the runbooks (with an estate: the services each one fits).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one runbook's parameters and steps.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a runbook: prints the plan (the exact requests), then runs it.
+    Run(RunArgs),
+}
+
+/// `opsdeck runbook run …`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The runbook id (its file stem, like cloud-sql-failover).
+    pub id: String,
+    /// The service to act on; may be left out when exactly one service fits.
+    #[arg(long, value_name = "SERVICE")]
+    pub target: Option<String>,
+    /// A parameter (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Print the plan (every request, secrets masked) and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Confirm by naming the target's service id (needed for destructive runbooks on SEV 1–2).
+    #[arg(long, value_name = "SERVICE", conflicts_with = "yes")]
+    pub confirm: Option<String>,
+    /// Confirm a run on a SEV 3–4 target, or a runbook that destroys nothing.
+    #[arg(long)]
+    pub yes: bool,
+    /// Start over even when an earlier run of this runbook on the target did not finish.
+    #[arg(long)]
+    pub fresh: bool,
+    /// JSON on stdout (the plan with --dry-run, else the result); progress stays on stderr.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `opsdeck drill …`.
+#[derive(Debug, Args)]
+pub struct DrillArgs {
+    /// The runbook id.
+    pub id: String,
+    /// The service to run it against (else the one the fault hits, or the runbook's [drill] target).
+    #[arg(long, value_name = "SERVICE")]
+    pub target: Option<String>,
+    /// A parameter for the run (repeatable; else the runbook's [drill] params).
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// The JSON report on stdout instead of the Markdown one.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `opsdeck audit …`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// The most recent entries.
+    Show {
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// One JSON entry per line, as stored.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the hash chain: exit 0 when intact (or empty), 1 when an entry was edited,
+    /// removed or inserted.
+    Verify,
 }
 
 /// The file formats with a JSON Schema.

@@ -7,7 +7,7 @@ pub mod kind;
 mod lease;
 mod load;
 pub mod node;
-mod reader;
+pub(crate) mod reader;
 mod resolve;
 mod service;
 mod sev;

@@ -66,13 +66,73 @@ pub async fn run(cli: Cli) -> u8 {
             ));
             0
         }
+        Some(Command::Runbook { command }) => runbook_command(&cli, command).await,
+        Some(Command::Drill(args)) => crate::drill::command(&cli, args).await,
+        Some(Command::Audit { command }) => audit_command(command),
         None if cli.once => run_once(&cli).await,
         None => run_console(&cli).await,
     }
 }
 
+/// `opsdeck runbook list | show | run`.
+async fn runbook_command(cli: &Cli, command: &crate::cli::RunbookCommand) -> u8 {
+    use crate::cli::RunbookCommand;
+    use crate::runbook::headless;
+    match command {
+        RunbookCommand::List { json } => {
+            let estate = load_estate(cli).ok().map(|(e, _)| e);
+            headless::list(estate.as_ref(), *json)
+        }
+        RunbookCommand::Show { id, json } => headless::show(id, *json),
+        RunbookCommand::Run(a) => {
+            let Some(data_dir) = crate::runbook::data_dir() else {
+                eprintln!(
+                    "opsdeck: refused: no data directory for the audit log (set OPSDECK_DATA_DIR)"
+                );
+                return headless::REFUSED;
+            };
+            let (estate, _warnings, sim) = match prepare(cli).await {
+                Ok(x) => x,
+                Err(e) => {
+                    eprintln!("opsdeck: refused: {e}");
+                    return headless::REFUSED;
+                }
+            };
+            let args = headless::RunArgs {
+                id: a.id.clone(),
+                target: a.target.clone(),
+                params: a.params.clone(),
+                dry_run: a.dry_run,
+                confirm: a.confirm.clone(),
+                yes: a.yes,
+                json: a.json,
+                fresh: a.fresh,
+            };
+            let code = headless::run(estate, &args, cli.global.read_only, data_dir).await;
+            if let Some(sim) = sim {
+                sim.shutdown().await;
+            }
+            code
+        }
+    }
+}
+
+/// `opsdeck audit show | verify`.
+fn audit_command(command: &crate::cli::AuditCommand) -> u8 {
+    use crate::cli::AuditCommand;
+    use crate::runbook::{audit::AuditLog, headless};
+    let Some(log) = AuditLog::default_location() else {
+        eprintln!("opsdeck: no data directory for the audit log (set OPSDECK_DATA_DIR)");
+        return 1;
+    };
+    match command {
+        AuditCommand::Show { limit, json } => headless::audit_show(&log, *limit, *json),
+        AuditCommand::Verify => headless::audit_verify(&log),
+    }
+}
+
 /// The estate the user pointed at (or the demo's), with its warnings.
-fn load_estate(cli: &Cli) -> Result<(Estate, Vec<Diagnostic>), String> {
+pub(crate) fn load_estate(cli: &Cli) -> Result<(Estate, Vec<Diagnostic>), String> {
     let env = std::env::var_os("OPSDECK_ESTATE").map(std::path::PathBuf::from);
     match estate::locate(cli.global.estate.as_deref(), env) {
         Some((path, _)) => estate::load_file(&path).map_err(|e| e.to_string()),
@@ -89,7 +149,7 @@ fn load_estate(cli: &Cli) -> Result<(Estate, Vec<Diagnostic>), String> {
 }
 
 /// A scenario by built-in name or file path.
-fn load_scenario(name: &str) -> Result<Scenario, String> {
+pub(crate) fn load_scenario(name: &str) -> Result<Scenario, String> {
     if let Some(s) = sim::scenario::builtin(name) {
         return Ok(s);
     }

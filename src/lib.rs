@@ -12,10 +12,12 @@
 //! `estate`, `condition` and `model` import no tokio, reqwest or ratatui. `sim` is the only
 //! fake: it speaks the real wire protocols so the real clients run against it.
 
+pub mod action;
 pub mod app;
 pub mod cli;
 pub mod condition;
 pub mod doctor;
+pub mod drill;
 pub mod estate;
 pub mod init;
 pub mod launch;
@@ -25,6 +27,7 @@ pub mod once;
 pub mod output;
 pub mod poller;
 pub mod probe;
+pub mod runbook;
 pub mod runtime;
 pub mod schema;
 pub mod sim;

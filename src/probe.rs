@@ -49,6 +49,17 @@ impl ProbeContext {
     pub fn google(&self) -> &gcp::Google {
         &self.google
     }
+
+    /// The same clients, with Google lists read anew rather than reused from the last few
+    /// seconds: what a runbook's `wait` and a drill need to see a change at once.
+    #[must_use]
+    pub fn fresh(&self) -> ProbeContext {
+        ProbeContext {
+            http: self.http.clone(),
+            google: self.google.fresh(),
+            kube: std::sync::Arc::clone(&self.kube),
+        }
+    }
 }
 
 /// Probes one service once, bounded by the service's own timeout.

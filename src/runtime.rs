@@ -7,12 +7,13 @@
 //! to the clipboard (OSC 52, through the terminal) and a change of theme.
 
 use std::io;
+use std::task::Poll;
 use std::time::Duration;
 
 use chrono::Utc;
 use color_eyre::Result;
 use crossterm::event::{Event, EventStream};
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use tokio::sync::mpsc::error::{TryRecvError, TrySendError};
 use tokio::sync::mpsc::{Receiver, Sender};
 use tokio::time::{Instant, MissedTickBehavior};
@@ -188,7 +189,10 @@ async fn run_loop(
             }
         }
         for _ in 0..MAX_EVENTS_PER_DRAW {
-            let Some(event) = events.next().now_or_never() else {
+            // Polled with this task's own waker: a poll with a throwaway waker (now_or_never)
+            // would leave crossterm's wake-up thread waking nobody, and keys would wait for
+            // the next tick.
+            let Poll::Ready(event) = futures::poll!(events.next()) else {
                 break;
             };
             if let Some(exit) = on_terminal(event, app, console, &mut pending)? {
@@ -257,7 +261,10 @@ fn on_terminal(
 
 fn draw(console: &mut Console, app: &mut App) -> io::Result<()> {
     let theme = &console.theme;
-    console.tui.terminal().draw(|frame| ui::draw(frame, app, theme))?;
+    console
+        .tui
+        .terminal()
+        .draw(|frame| ui::draw(frame, app, theme))?;
     Ok(())
 }
 

@@ -69,10 +69,7 @@ pub fn geometry(area: Rect, app: &App, theme: &Theme) -> Geometry {
         View::Events => views::events::list_rows(body),
     };
     let (help_rows, help_lines) = if app.help().is_some() {
-        (
-            popup::help::rows(area),
-            popup::help::lines(theme).len(),
-        )
+        (popup::help::rows(area), popup::help::lines(theme).len())
     } else {
         (0, 0)
     };

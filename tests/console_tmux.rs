@@ -93,7 +93,15 @@ impl Session {
     /// Types text literally (no key names).
     fn type_text(&self, text: &str) {
         let status = Command::new("tmux")
-            .args(["-L", &self.socket, "send-keys", "-l", "-t", &self.name, text])
+            .args([
+                "-L",
+                &self.socket,
+                "send-keys",
+                "-l",
+                "-t",
+                &self.name,
+                text,
+            ])
             .status()
             .expect("send-keys -l");
         assert!(status.success());
@@ -184,7 +192,10 @@ fn an_engineer_navigates_opens_detail_filters_switches_views_and_quits() {
     // The root cause is on top, at its SEV, with glyph and word; the header names the estate.
     let top = first_row(&screen);
     assert!(top.contains("✖ down") && top.contains("SEV1"), "{screen}");
-    assert!(screen.contains("tappass-demo") && screen.contains("PROD"), "{screen}");
+    assert!(
+        screen.contains("tappass-demo") && screen.contains("PROD"),
+        "{screen}"
+    );
     let api = screen
         .lines()
         .find(|l| l.contains("tappass API (Cloud Run"))
@@ -211,7 +222,10 @@ fn an_engineer_navigates_opens_detail_filters_switches_views_and_quits() {
     let bottom = s.wait_for("the end of the detail view", |screen| {
         screen.contains("── Runbooks")
     });
-    assert!(bottom.contains("── Needed by") && bottom.contains("api"), "{bottom}");
+    assert!(
+        bottom.contains("── Needed by") && bottom.contains("api"),
+        "{bottom}"
+    );
     s.keys(&["Escape"]);
     s.wait_for("the failure map again", |screen| {
         first_row(screen).contains("Cloud SQL (Postgres)")
@@ -246,7 +260,10 @@ fn an_engineer_navigates_opens_detail_filters_switches_views_and_quits() {
     });
     s.keys(&["5"]);
     let events = s.wait_for("the events view", |screen| screen.contains("TIME (UTC)"));
-    assert!(events.contains("sql") && events.contains("down"), "{events}");
+    assert!(
+        events.contains("sql") && events.contains("down"),
+        "{events}"
+    );
     s.keys(&["?"]);
     s.wait_for("the help popup", |screen| screen.contains("┌ Help"));
     s.keys(&["Escape"]);
@@ -293,12 +310,19 @@ fn a_bad_theme_is_a_warning_in_the_footer_not_a_failure() {
     let screen = s.wait_for("the console with a theme warning", |screen| {
         screen.contains("no theme named \"no-such-theme\"")
     });
-    assert!(screen.contains("STATUS") || screen.contains("loading"), "{screen}");
+    assert!(
+        screen.contains("STATUS") || screen.contains("loading"),
+        "{screen}"
+    );
     s.type_text(":theme high-contrast");
     s.keys(&["Enter"]);
-    s.wait_for("the theme switched", |screen| screen.contains("theme high-contrast"));
+    s.wait_for("the theme switched", |screen| {
+        screen.contains("theme high-contrast")
+    });
     s.keys(&["q"]);
-    s.wait_for("the program to exit", |screen| screen.contains("exited with 0"));
+    s.wait_for("the program to exit", |screen| {
+        screen.contains("exited with 0")
+    });
 }
 
 #[test]

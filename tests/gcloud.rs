@@ -60,9 +60,12 @@ async fn rig() -> Option<Rig> {
     }
     let estate = estate::from_str(ESTATE, "gcloud.toml").expect("estate").0;
     // Fast enough that a 75-second failover is over in well under a second.
-    let clock = scenario::parse("name = \"gcloud\"\nspeed = 300\n", "gcloud.toml").expect("scenario");
+    let clock =
+        scenario::parse("name = \"gcloud\"\nspeed = 300\n", "gcloud.toml").expect("scenario");
     let listen: SocketAddr = "127.0.0.1:0".parse().expect("address");
-    let sim = sim::start(&estate, Some(clock), listen).await.expect("the simulator starts");
+    let sim = sim::start(&estate, Some(clock), listen)
+        .await
+        .expect("the simulator starts");
     let config = tempfile::tempdir().expect("a config dir");
     Some(Rig { sim, config })
 }
@@ -75,8 +78,12 @@ struct Printed {
 
 impl Printed {
     fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("gcloud did not print JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "gcloud did not print JSON ({e}):\n{}\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 }
 
@@ -131,7 +138,12 @@ fn plain(text: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn sql_describe_backups_and_a_failover_until_done() {
     let Some(rig) = rig().await else { return };
-    let db = gcloud(&rig, &["sql", "instances", "describe", "db-1", "--format=json"]).await.json();
+    let db = gcloud(
+        &rig,
+        &["sql", "instances", "describe", "db-1", "--format=json"],
+    )
+    .await
+    .json();
     assert_eq!(db["name"], "db-1");
     assert_eq!(db["state"], "RUNNABLE");
     assert_eq!(db["connectionName"], "demo-proj:us-central1:db-1");
@@ -139,26 +151,83 @@ async fn sql_describe_backups_and_a_failover_until_done() {
     assert_eq!(db["gceZone"], "us-central1-b");
     assert_eq!(db["secondaryGceZone"], "us-central1-c");
 
-    let table = gcloud(&rig, &["sql", "backups", "list", "--instance", "db-1"]).await.stdout;
+    let table = gcloud(&rig, &["sql", "backups", "list", "--instance", "db-1"])
+        .await
+        .stdout;
     let header = table.lines().next().unwrap_or_default();
     for column in ["ID", "WINDOW_START_TIME", "STATUS", "INSTANCE"] {
         assert!(header.contains(column), "{table}");
     }
-    assert_eq!(table.lines().filter(|l| l.contains("SUCCESSFUL") && l.contains("db-1")).count(), 7, "{table}");
-    let runs = gcloud(&rig, &["sql", "backups", "list", "--instance", "db-1", "--format=json"]).await.json();
+    assert_eq!(
+        table
+            .lines()
+            .filter(|l| l.contains("SUCCESSFUL") && l.contains("db-1"))
+            .count(),
+        7,
+        "{table}"
+    );
+    let runs = gcloud(
+        &rig,
+        &[
+            "sql",
+            "backups",
+            "list",
+            "--instance",
+            "db-1",
+            "--format=json",
+        ],
+    )
+    .await
+    .json();
     let runs = runs.as_array().expect("a list");
     assert_eq!(runs.len(), 7);
-    assert!(runs.iter().all(|r| r["type"] == "AUTOMATED" && r["instance"] == "db-1"));
-    assert!(runs[0]["id"].as_str() > runs[6]["id"].as_str(), "newest first");
+    assert!(
+        runs.iter()
+            .all(|r| r["type"] == "AUTOMATED" && r["instance"] == "db-1")
+    );
+    assert!(
+        runs[0]["id"].as_str() > runs[6]["id"].as_str(),
+        "newest first"
+    );
 
     let failover = gcloud(&rig, &["sql", "instances", "failover", "db-1"]).await;
-    assert!(failover.stderr.contains("Failing over Cloud SQL instance"), "{}", failover.stderr);
-    assert!(failover.stderr.trim_end().ends_with("done."), "gcloud waited until DONE: {}", failover.stderr);
-    let after = gcloud(&rig, &["sql", "instances", "describe", "db-1", "--format=json"]).await.json();
-    assert_eq!(after["gceZone"], "us-central1-c", "serving from the former standby");
+    assert!(
+        failover.stderr.contains("Failing over Cloud SQL instance"),
+        "{}",
+        failover.stderr
+    );
+    assert!(
+        failover.stderr.trim_end().ends_with("done."),
+        "gcloud waited until DONE: {}",
+        failover.stderr
+    );
+    let after = gcloud(
+        &rig,
+        &["sql", "instances", "describe", "db-1", "--format=json"],
+    )
+    .await
+    .json();
+    assert_eq!(
+        after["gceZone"], "us-central1-c",
+        "serving from the former standby"
+    );
     assert_eq!(after["secondaryGceZone"], "us-central1-b");
     assert_eq!(after["state"], "RUNNABLE");
-    let ops = gcloud(&rig, &["sql", "operations", "list", "--instance", "db-1", "--limit", "1", "--format=json"]).await.json();
+    let ops = gcloud(
+        &rig,
+        &[
+            "sql",
+            "operations",
+            "list",
+            "--instance",
+            "db-1",
+            "--limit",
+            "1",
+            "--format=json",
+        ],
+    )
+    .await
+    .json();
     assert_eq!(ops[0]["operationType"], "FAILOVER");
     assert_eq!(ops[0]["status"], "DONE");
     rig.sim.shutdown().await;
@@ -167,33 +236,113 @@ async fn sql_describe_backups_and_a_failover_until_done() {
 #[tokio::test(flavor = "multi_thread")]
 async fn tasks_queue_describe_and_pause() {
     let Some(rig) = rig().await else { return };
-    let queue = gcloud(&rig, &["tasks", "queues", "describe", "email-queue", "--location", "us-central1", "--format=json"]).await.json();
-    assert_eq!(queue["name"], "projects/demo-proj/locations/us-central1/queues/email-queue");
+    let queue = gcloud(
+        &rig,
+        &[
+            "tasks",
+            "queues",
+            "describe",
+            "email-queue",
+            "--location",
+            "us-central1",
+            "--format=json",
+        ],
+    )
+    .await
+    .json();
+    assert_eq!(
+        queue["name"],
+        "projects/demo-proj/locations/us-central1/queues/email-queue"
+    );
     assert_eq!(queue["state"], "RUNNING");
     assert_eq!(queue["retryConfig"]["maxAttempts"], 100);
     assert!(queue.get("stats").is_none(), "v2 has no stats");
-    let beta = gcloud(&rig, &["beta", "tasks", "queues", "describe", "email-queue", "--location", "us-central1", "--format=json"]).await.json();
+    let beta = gcloud(
+        &rig,
+        &[
+            "beta",
+            "tasks",
+            "queues",
+            "describe",
+            "email-queue",
+            "--location",
+            "us-central1",
+            "--format=json",
+        ],
+    )
+    .await
+    .json();
     assert_eq!(beta["type"], "PUSH", "v2beta3 has the queue type");
 
-    let paused = gcloud(&rig, &["tasks", "queues", "pause", "email-queue", "--location", "us-central1"]).await;
+    let paused = gcloud(
+        &rig,
+        &[
+            "tasks",
+            "queues",
+            "pause",
+            "email-queue",
+            "--location",
+            "us-central1",
+        ],
+    )
+    .await;
     let said = format!("{}{}", paused.stdout, paused.stderr);
-    assert!(said.contains("Paused queue [us-central1/email-queue]."), "{said}");
-    let described = gcloud(&rig, &["tasks", "queues", "describe", "email-queue", "--location", "us-central1"]).await.stdout;
-    assert!(described.lines().any(|l| l == "state: PAUSED"), "{described}");
+    assert!(
+        said.contains("Paused queue [us-central1/email-queue]."),
+        "{said}"
+    );
+    let described = gcloud(
+        &rig,
+        &[
+            "tasks",
+            "queues",
+            "describe",
+            "email-queue",
+            "--location",
+            "us-central1",
+        ],
+    )
+    .await
+    .stdout;
+    assert!(
+        described.lines().any(|l| l == "state: PAUSED"),
+        "{described}"
+    );
     rig.sim.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn redis_instance_describe_and_list() {
     let Some(rig) = rig().await else { return };
-    let cache = gcloud(&rig, &["redis", "instances", "describe", "cache-1", "--region", "us-central1", "--format=json"]).await.json();
-    assert_eq!(cache["name"], "projects/demo-proj/locations/us-central1/instances/cache-1");
+    let cache = gcloud(
+        &rig,
+        &[
+            "redis",
+            "instances",
+            "describe",
+            "cache-1",
+            "--region",
+            "us-central1",
+            "--format=json",
+        ],
+    )
+    .await
+    .json();
+    assert_eq!(
+        cache["name"],
+        "projects/demo-proj/locations/us-central1/instances/cache-1"
+    );
     assert_eq!(cache["state"], "READY");
     assert_eq!(cache["tier"], "STANDARD_HA");
     assert_eq!(cache["memorySizeGb"], 1);
     assert_eq!(cache["currentLocationId"], cache["locationId"]);
-    let table = gcloud(&rig, &["redis", "instances", "list", "--region", "-"]).await.stdout;
-    let row = table.lines().find(|l| l.starts_with("cache-1")).unwrap_or_else(|| panic!("{table}"));
+    let table = gcloud(&rig, &["redis", "instances", "list", "--region", "-"])
+        .await
+        .stdout;
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("cache-1"))
+        .unwrap_or_else(|| panic!("{table}"));
     for cell in ["REDIS_7_2", "us-central1", "STANDARD_HA", "READY"] {
         assert!(row.contains(cell), "{row}");
     }
@@ -203,39 +352,124 @@ async fn redis_instance_describe_and_list() {
 #[tokio::test(flavor = "multi_thread")]
 async fn run_services_list_describe_and_update_through_the_proxy() {
     let Some(rig) = rig().await else { return };
-    let services = gcloud(&rig, &["run", "services", "list", "--format=json"]).await.json();
+    let services = gcloud(&rig, &["run", "services", "list", "--format=json"])
+        .await
+        .json();
     let services = services.as_array().expect("a list");
     assert_eq!(services.len(), 1);
     assert_eq!(services[0]["metadata"]["name"], "svc-a");
-    assert_eq!(services[0]["metadata"]["labels"]["cloud.googleapis.com/location"], "us-central1");
+    assert_eq!(
+        services[0]["metadata"]["labels"]["cloud.googleapis.com/location"],
+        "us-central1"
+    );
     let table = gcloud(&rig, &["run", "services", "list"]).await.stdout;
-    let row = table.lines().find(|l| l.contains("svc-a")).unwrap_or_else(|| panic!("{table}"));
-    assert!(row.contains("us-central1") && row.contains("https://svc-a-"), "{row}");
+    let row = table
+        .lines()
+        .find(|l| l.contains("svc-a"))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(
+        row.contains("us-central1") && row.contains("https://svc-a-"),
+        "{row}"
+    );
 
-    let svc = gcloud(&rig, &["run", "services", "describe", "svc-a", "--region", "us-central1", "--format=json"]).await.json();
+    let svc = gcloud(
+        &rig,
+        &[
+            "run",
+            "services",
+            "describe",
+            "svc-a",
+            "--region",
+            "us-central1",
+            "--format=json",
+        ],
+    )
+    .await
+    .json();
     assert_eq!(svc["kind"], "Service");
     assert_eq!(svc["status"]["conditions"][0]["type"], "Ready");
     assert_eq!(svc["status"]["conditions"][0]["status"], "True");
-    let revision = svc["status"]["latestReadyRevisionName"].as_str().expect("revision").to_string();
+    let revision = svc["status"]["latestReadyRevisionName"]
+        .as_str()
+        .expect("revision")
+        .to_string();
     assert!(revision.starts_with("svc-a-00007-"), "{revision}");
-    let text = gcloud(&rig, &["run", "services", "describe", "svc-a", "--region", "us-central1"]).await.stdout;
-    assert!(text.contains("Service svc-a in region us-central1"), "{text}");
+    let text = gcloud(
+        &rig,
+        &[
+            "run",
+            "services",
+            "describe",
+            "svc-a",
+            "--region",
+            "us-central1",
+        ],
+    )
+    .await
+    .stdout;
+    assert!(
+        text.contains("Service svc-a in region us-central1"),
+        "{text}"
+    );
     assert!(text.contains(&format!("Revision {revision}")), "{text}");
     assert!(text.contains("Container Dependencies: opa"), "{text}");
 
-    let update = gcloud(&rig, &["run", "services", "update", "svc-a", "--min", "3", "--region", "us-central1"]).await;
-    assert!(update.stderr.contains("Service [svc-a] has been updated."), "{}", update.stderr);
-    let after = gcloud(&rig, &["run", "services", "describe", "svc-a", "--region", "us-central1", "--format=json"]).await.json();
-    assert_eq!(after["metadata"]["annotations"]["run.googleapis.com/minScale"], "3");
+    let update = gcloud(
+        &rig,
+        &[
+            "run",
+            "services",
+            "update",
+            "svc-a",
+            "--min",
+            "3",
+            "--region",
+            "us-central1",
+        ],
+    )
+    .await;
+    assert!(
+        update.stderr.contains("Service [svc-a] has been updated."),
+        "{}",
+        update.stderr
+    );
+    let after = gcloud(
+        &rig,
+        &[
+            "run",
+            "services",
+            "describe",
+            "svc-a",
+            "--region",
+            "us-central1",
+            "--format=json",
+        ],
+    )
+    .await
+    .json();
+    assert_eq!(
+        after["metadata"]["annotations"]["run.googleapis.com/minScale"],
+        "3"
+    );
     assert_eq!(after["metadata"]["generation"], 8);
     assert_eq!(after["status"]["observedGeneration"], 8);
-    assert_eq!(after["status"]["latestReadyRevisionName"], revision.as_str(), "a service-level change keeps the revision");
-    let v2 = reqwest::get(format!("{}/v2/projects/demo-proj/locations/us-central1/services/svc-a", rig.sim.base_url()))
-        .await
-        .expect("answers")
-        .json::<Value>()
-        .await
-        .expect("JSON");
-    assert_eq!(v2["scaling"]["minInstanceCount"], 3, "the v2 view shows the change gcloud made through v1");
+    assert_eq!(
+        after["status"]["latestReadyRevisionName"],
+        revision.as_str(),
+        "a service-level change keeps the revision"
+    );
+    let v2 = reqwest::get(format!(
+        "{}/v2/projects/demo-proj/locations/us-central1/services/svc-a",
+        rig.sim.base_url()
+    ))
+    .await
+    .expect("answers")
+    .json::<Value>()
+    .await
+    .expect("JSON");
+    assert_eq!(
+        v2["scaling"]["minInstanceCount"], 3,
+        "the v2 view shows the change gcloud made through v1"
+    );
     rig.sim.shutdown().await;
 }

@@ -21,23 +21,38 @@ fn generated() -> String {
     .iter()
     .enumerate()
     {
-        let _ = write!(s, "[[region]]\nid = \"r{i}\"\ngcp_region = \"{region}\"\nproject = \"{project}\"\n");
+        let _ = write!(
+            s,
+            "[[region]]\nid = \"r{i}\"\ngcp_region = \"{region}\"\nproject = \"{project}\"\n"
+        );
     }
     let mut add = |n: usize, body: &dyn Fn(usize) -> String| {
         for i in 0..n {
-            let _ = write!(s, "[[service]]\nregion = \"r{}\"\nsev = 3\n{}\n", i % 3, body(i));
+            let _ = write!(
+                s,
+                "[[service]]\nregion = \"r{}\"\nsev = 3\n{}\n",
+                i % 3,
+                body(i)
+            );
         }
     };
-    add(1000, &|i| format!("id = \"run-{i}\"\nkind = \"cloud_run\"\nservice = \"run-{i}\""));
-    add(200, &|i| format!("id = \"sql-{i}\"\nkind = \"cloud_sql\"\ninstance = \"sql-{i}\""));
-    add(100, &|i| format!("id = \"q-{i}\"\nkind = \"cloud_tasks\"\nqueue = \"q-{i}\"\nwarn_depth = 100"));
+    add(1000, &|i| {
+        format!("id = \"run-{i}\"\nkind = \"cloud_run\"\nservice = \"run-{i}\"")
+    });
+    add(200, &|i| {
+        format!("id = \"sql-{i}\"\nkind = \"cloud_sql\"\ninstance = \"sql-{i}\"")
+    });
+    add(100, &|i| {
+        format!("id = \"q-{i}\"\nkind = \"cloud_tasks\"\nqueue = \"q-{i}\"\nwarn_depth = 100")
+    });
     s
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_list_request_per_api_project_and_region() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let (estate, _) = estate::from_str_with_env(&generated(), "big.toml", &|_| None).expect("valid");
+    let (estate, _) =
+        estate::from_str_with_env(&generated(), "big.toml", &|_| None).expect("valid");
     let handle = sim::start(&estate, None, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
         .await
         .expect("simulator");
@@ -60,6 +75,9 @@ async fn one_list_request_per_api_project_and_region() {
         requests <= lists + 2,
         "{requests} requests for {lists} lists: probes must not fan out per service"
     );
-    assert!(requests >= lists, "{requests} requests: every list was read");
+    assert!(
+        requests >= lists,
+        "{requests} requests: every list was read"
+    );
     handle.shutdown().await;
 }

@@ -131,7 +131,12 @@ fn row<'a>(table: &'a str, name: &str) -> Vec<&'a str> {
 }
 
 fn header(table: &str) -> Vec<&str> {
-    table.lines().next().unwrap_or_default().split_whitespace().collect()
+    table
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect()
 }
 
 fn assert_is_kubeconfig(path: &Path) {
@@ -141,7 +146,9 @@ fn assert_is_kubeconfig(path: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_reads_discovery_workloads_and_a_crash_looping_pod() {
-    let Some(k) = Kubectl::start().await else { return };
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
     assert_is_kubeconfig(&k.config);
 
     let version: serde_json::Value =
@@ -152,12 +159,23 @@ async fn kubectl_reads_discovery_workloads_and_a_crash_looping_pod() {
     let deploys = k.ok(&["get", "deploy", "-A"]);
     assert_eq!(
         header(&deploys),
-        ["NAMESPACE", "NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+        [
+            "NAMESPACE",
+            "NAME",
+            "READY",
+            "UP-TO-DATE",
+            "AVAILABLE",
+            "AGE"
+        ]
     );
     let web = row(&deploys, "web");
     assert_eq!((web[0], web[2], web[3], web[4]), ("shop", "2/2", "2", "2"));
     let api = row(&deploys, "api");
-    assert_eq!((api[2], api[4]), ("0/2", "0"), "crash-looping pods are not ready");
+    assert_eq!(
+        (api[2], api[4]),
+        ("0/2", "0"),
+        "crash-looping pods are not ready"
+    );
 
     let sts = k.ok(&["get", "statefulsets", "-n", "data"]);
     assert_eq!(row(&sts, "rabbitmq")[1], "3/3");
@@ -167,7 +185,10 @@ async fn kubectl_reads_discovery_workloads_and_a_crash_looping_pod() {
             .filter(|l| l.starts_with("api-"))
             .all(|l| l.split_whitespace().nth(3).is_some_and(|r| r != "0"))
     });
-    assert_eq!(header(&pods), ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]);
+    assert_eq!(
+        header(&pods),
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    );
     let api_pods: Vec<Vec<&str>> = pods
         .lines()
         .filter(|l| l.starts_with("api-"))
@@ -179,15 +200,23 @@ async fn kubectl_reads_discovery_workloads_and_a_crash_looping_pod() {
         assert_eq!(p[2], "CrashLoopBackOff", "{pods}");
         let restarts: u32 = p[3].parse().expect("a restart count");
         assert!(restarts > 0, "{pods}");
-        assert!(p[4].starts_with('(') && p[5] == "ago)", "the last restart's age: {pods}");
+        assert!(
+            p[4].starts_with('(') && p[5] == "ago)",
+            "the last restart's age: {pods}"
+        );
     }
     for line in pods.lines().filter(|l| l.starts_with("web-")) {
         let cells: Vec<&str> = line.split_whitespace().collect();
-        assert_eq!((cells[1], cells[2], cells[3]), ("1/1", "Running", "0"), "{pods}");
+        assert_eq!(
+            (cells[1], cells[2], cells[3]),
+            ("1/1", "Running", "0"),
+            "{pods}"
+        );
     }
 
     let json: serde_json::Value =
-        serde_json::from_str(&k.ok(&["get", "deploy", "api", "-n", "shop", "-o", "json"])).expect("JSON");
+        serde_json::from_str(&k.ok(&["get", "deploy", "api", "-n", "shop", "-o", "json"]))
+            .expect("JSON");
     let available = json["status"]["conditions"]
         .as_array()
         .and_then(|c| c.iter().find(|c| c["type"] == "Available"))
@@ -204,7 +233,9 @@ async fn kubectl_reads_discovery_workloads_and_a_crash_looping_pod() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_scales_and_restarts_a_deployment_until_it_rolls_out() {
-    let Some(k) = Kubectl::start().await else { return };
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
 
     let out = k.ok(&["scale", "deploy/web", "--replicas=4", "-n", "shop"]);
     assert_eq!(out.trim(), "deployment.apps/web scaled");
@@ -218,7 +249,14 @@ async fn kubectl_scales_and_restarts_a_deployment_until_it_rolls_out() {
 
     let out = k.ok(&["rollout", "restart", "deploy/web", "-n", "shop"]);
     assert_eq!(out.trim(), "deployment.apps/web restarted");
-    let status = k.ok(&["rollout", "status", "deploy/web", "-n", "shop", "--timeout=60s"]);
+    let status = k.ok(&[
+        "rollout",
+        "status",
+        "deploy/web",
+        "-n",
+        "shop",
+        "--timeout=60s",
+    ]);
     assert!(
         status.contains("deployment \"web\" successfully rolled out"),
         "{status}"
@@ -230,11 +268,16 @@ async fn kubectl_scales_and_restarts_a_deployment_until_it_rolls_out() {
         assert!(!before.contains(pod), "{pod} was replaced by the rollout");
     }
     let json: serde_json::Value =
-        serde_json::from_str(&k.ok(&["get", "deploy", "web", "-n", "shop", "-o", "json"])).expect("JSON");
+        serde_json::from_str(&k.ok(&["get", "deploy", "web", "-n", "shop", "-o", "json"]))
+            .expect("JSON");
     assert!(
-        json["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"].is_string()
+        json["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"]
+            .is_string()
     );
-    assert_eq!(json["metadata"]["annotations"]["deployment.kubernetes.io/revision"], "2");
+    assert_eq!(
+        json["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
+        "2"
+    );
     assert_eq!(json["status"]["updatedReplicas"], 4);
 
     k.sim.shutdown().await;

@@ -50,7 +50,9 @@ fn perfdata_item_is_valid(item: &str) -> bool {
     if label.is_empty() || label.contains('=') {
         return false;
     }
-    let Some(rest) = rest.strip_prefix('=') else { return false };
+    let Some(rest) = rest.strip_prefix('=') else {
+        return false;
+    };
     let fields: Vec<&str> = rest.split(';').collect();
     if fields.is_empty() || fields.len() > 5 {
         return false;
@@ -60,43 +62,76 @@ fn perfdata_item_is_valid(item: &str) -> bool {
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
         .unwrap_or(value.len());
     let (num, uom) = value.split_at(number_end);
-    let uom_ok = matches!(uom, "" | "s" | "ms" | "us" | "%" | "B" | "KB" | "MB" | "TB" | "c");
+    let uom_ok = matches!(
+        uom,
+        "" | "s" | "ms" | "us" | "%" | "B" | "KB" | "MB" | "TB" | "c"
+    );
     num.parse::<f64>().is_ok()
         && uom_ok
-        && fields[1..]
-            .iter()
-            .all(|f| f.is_empty() || f.trim_start_matches('~').trim_start_matches('@').split(':').all(|p| p.is_empty() || p.parse::<f64>().is_ok()))
+        && fields[1..].iter().all(|f| {
+            f.is_empty()
+                || f.trim_start_matches('~')
+                    .trim_start_matches('@')
+                    .split(':')
+                    .all(|p| p.is_empty() || p.parse::<f64>().is_ok())
+        })
 }
 
 #[test]
 fn nagios_output_follows_the_plugin_api() {
-    let (out, code) = opsdeck(&["--demo", "--scenario", "cloudsql-down", "--once", "--format", "nagios"]);
+    let (out, code) = opsdeck(&[
+        "--demo",
+        "--scenario",
+        "cloudsql-down",
+        "--once",
+        "--format",
+        "nagios",
+    ]);
     assert_eq!(code, 2);
     let mut lines = out.lines();
     let first = lines.next().expect("status line");
     let (text, perf) = first.split_once(" | ").expect("perfdata after ' | '");
-    assert!(text.starts_with("OPSDECK CRITICAL - tappass-demo"), "{text}");
+    assert!(
+        text.starts_with("OPSDECK CRITICAL - tappass-demo"),
+        "{text}"
+    );
     assert!(!text.contains('|'));
     for item in perf.split(' ') {
         assert!(perfdata_item_is_valid(item), "bad perfdata item {item:?}");
     }
     assert!(perf.split(' ').any(|i| i.starts_with("down=2;")), "{perf}");
     let long: Vec<&str> = lines.collect();
-    assert!(long.iter().any(|l| l.starts_with("SEV1 sql down")), "{long:?}");
+    assert!(
+        long.iter().any(|l| l.starts_with("SEV1 sql down")),
+        "{long:?}"
+    );
     assert!(long.iter().all(|l| !l.contains('|')));
 
     let (ok, code) = opsdeck(&["--demo", "--once", "--format", "nagios"]);
     assert_eq!(code, 0);
-    assert!(ok.starts_with("OPSDECK OK - tappass-demo: all 10 services up | "), "{ok}");
+    assert!(
+        ok.starts_with("OPSDECK OK - tappass-demo: all 10 services up | "),
+        "{ok}"
+    );
 }
 
 #[test]
 fn queue_perfdata_labels_are_quoted_and_valid() {
     let estate = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/estates/lumieos.toml");
     let (out, _) = opsdeck(&["--demo", "--estate", estate, "--once", "--format", "nagios"]);
-    let perf = out.lines().next().and_then(|l| l.split_once(" | ")).expect("perfdata").1;
+    let perf = out
+        .lines()
+        .next()
+        .and_then(|l| l.split_once(" | "))
+        .expect("perfdata")
+        .1;
     let items: Vec<&str> = perf.split(' ').collect();
-    assert!(items.iter().any(|i| i.starts_with("'tasks-default-us_depth'=")), "{perf}");
+    assert!(
+        items
+            .iter()
+            .any(|i| i.starts_with("'tasks-default-us_depth'=")),
+        "{perf}"
+    );
     for item in items {
         assert!(perfdata_item_is_valid(item), "bad perfdata item {item:?}");
     }
@@ -105,11 +140,16 @@ fn queue_perfdata_labels_are_quoted_and_valid() {
 /// Both renderings of one snapshot of a sample estate polled on the simulator.
 async fn both_renderings(sample: &str) -> (String, String) {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let path = format!("{}/fixtures/estates/{sample}.toml", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/fixtures/estates/{sample}.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(&path).expect("sample");
     let (estate, _) = opsdeck::estate::from_str_with_env(&text, &path, &|_| None).expect("valid");
     let listen = std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0));
-    let sim = opsdeck::sim::start(&estate, None, listen).await.expect("simulator");
+    let sim = opsdeck::sim::start(&estate, None, listen)
+        .await
+        .expect("simulator");
     let redirected = std::sync::Arc::new(opsdeck::sim::redirect(&estate, &sim));
     let result = opsdeck::once::poll(redirected, std::time::Duration::from_secs(20)).await;
     let snap = result.model.snapshot(chrono::Utc::now());
@@ -129,9 +169,11 @@ async fn prometheus_text_parses_and_agrees_with_the_json() {
 
     let gauge = |metric: &str, service: &str| -> Option<f64> {
         scrape.samples.iter().find_map(|s| {
-            (s.metric == metric && s.labels.get("service") == Some(service)).then(|| match s.value {
-                prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => v,
-                _ => f64::NAN,
+            (s.metric == metric && s.labels.get("service") == Some(service)).then(|| {
+                match s.value {
+                    prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => v,
+                    _ => f64::NAN,
+                }
             })
         })
     };
@@ -141,7 +183,11 @@ async fn prometheus_text_parses_and_agrees_with_the_json() {
         let id = s["id"].as_str().expect("id");
         let up = if s["status"] == "up" { 1.0 } else { 0.0 };
         assert_eq!(gauge("opsdeck_service_up", id), Some(up), "{id}");
-        assert_eq!(gauge("opsdeck_service_declared_sev", id), s["declared_sev"].as_f64(), "{id}");
+        assert_eq!(
+            gauge("opsdeck_service_declared_sev", id),
+            s["declared_sev"].as_f64(),
+            "{id}"
+        );
         assert_eq!(gauge("opsdeck_service_sev", id), s["sev"].as_f64(), "{id}");
         let labels = scrape
             .samples
@@ -160,6 +206,10 @@ async fn prometheus_text_parses_and_agrees_with_the_json() {
         .collect();
     assert!(!queues.is_empty());
     for (id, q) in queues {
-        assert_eq!(gauge("opsdeck_queue_depth", id), q["depth"].as_f64(), "{id}");
+        assert_eq!(
+            gauge("opsdeck_queue_depth", id),
+            q["depth"].as_f64(),
+            "{id}"
+        );
     }
 }

@@ -82,7 +82,9 @@ fn ports(redirected: &Estate) -> BTreeMap<String, u16> {
         .iter()
         .filter_map(|s| match &s.target {
             Target::Redis { url, .. } | Target::RedisQueue { url, .. } => {
-                let rest = url.strip_prefix("redis://127.0.0.1:").unwrap_or_else(|| panic!("{url} points at the simulator"));
+                let rest = url
+                    .strip_prefix("redis://127.0.0.1:")
+                    .unwrap_or_else(|| panic!("{url} points at the simulator"));
                 Some((s.id.clone(), rest.split('/').next()?.parse().ok()?))
             }
             _ => None,
@@ -125,8 +127,14 @@ async fn redis_cli_reads_replication_queues_and_sentinel_then_fails_over() {
     let sentinel = r.ports["redis"];
     let master = r.ports["jobs"];
 
-    let addr = cli(sentinel, &["SENTINEL", "get-master-addr-by-name", "mymaster"]);
-    assert_eq!(addr.lines().collect::<Vec<_>>(), ["127.0.0.1", &master.to_string()]);
+    let addr = cli(
+        sentinel,
+        &["SENTINEL", "get-master-addr-by-name", "mymaster"],
+    );
+    assert_eq!(
+        addr.lines().collect::<Vec<_>>(),
+        ["127.0.0.1", &master.to_string()]
+    );
 
     let m = info(&cli(master, &["INFO", "replication"]));
     assert_eq!(m["role"], "master");
@@ -142,34 +150,81 @@ async fn redis_cli_reads_replication_queues_and_sentinel_then_fails_over() {
     assert_eq!(rep["master_link_status"], "up");
 
     let all = info(&cli(master, &["INFO", "everything"]));
-    for key in ["redis_version", "connected_clients", "used_memory", "maxmemory", "evicted_keys", "db0", "cluster_enabled", "used_cpu_sys"] {
+    for key in [
+        "redis_version",
+        "connected_clients",
+        "used_memory",
+        "maxmemory",
+        "evicted_keys",
+        "db0",
+        "cluster_enabled",
+        "used_cpu_sys",
+    ] {
         assert!(all.contains_key(key), "INFO everything has {key}");
     }
     assert!(all["used_memory"].parse::<u64>().is_ok_and(|n| n > 0));
 
-    let jobs: u64 = cli(master, &["LLEN", "queues:default"]).trim().parse().expect("LLEN is a number");
+    let jobs: u64 = cli(master, &["LLEN", "queues:default"])
+        .trim()
+        .parse()
+        .expect("LLEN is a number");
     assert!(jobs > 0, "the Laravel queue holds jobs");
-    assert_eq!(cli(replica, &["LLEN", "queues:default"]).trim(), jobs.to_string(), "the replica holds the same list");
-    assert_eq!(cli(master, &["LLEN", "celery"]).trim(), "0", "no such list on this server");
+    assert_eq!(
+        cli(replica, &["LLEN", "queues:default"]).trim(),
+        jobs.to_string(),
+        "the replica holds the same list"
+    );
+    assert_eq!(
+        cli(master, &["LLEN", "celery"]).trim(),
+        "0",
+        "no such list on this server"
+    );
     let celery = r.ports["celery"];
-    let queued: u64 = cli(celery, &["-n", "2", "LLEN", "celery"]).trim().parse().expect("a number");
+    let queued: u64 = cli(celery, &["-n", "2", "LLEN", "celery"])
+        .trim()
+        .parse()
+        .expect("a number");
     assert!(queued > 0, "the Celery queue lives in db 2");
-    assert_eq!(cli(celery, &["LLEN", "celery"]).trim(), "0", "and not in db 0");
+    assert_eq!(
+        cli(celery, &["LLEN", "celery"]).trim(),
+        "0",
+        "and not in db 0"
+    );
     assert_eq!(cli(celery, &["-n", "2", "TYPE", "celery"]).trim(), "list");
     assert!(cli(celery, &["NOSUCHCOMMAND", "x"]).contains("ERR unknown command 'NOSUCHCOMMAND'"));
 
     let masters = cli(sentinel, &["SENTINEL", "masters"]);
     let fields: Vec<&str> = masters.lines().collect();
-    let field = |name: &str| fields.iter().position(|l| *l == name).and_then(|i| fields.get(i + 1)).copied();
+    let field = |name: &str| {
+        fields
+            .iter()
+            .position(|l| *l == name)
+            .and_then(|i| fields.get(i + 1))
+            .copied()
+    };
     assert_eq!(field("name"), Some("mymaster"));
     assert_eq!(field("port"), Some(master.to_string().as_str()));
     assert_eq!(field("flags"), Some("master"));
     assert_eq!(field("num-slaves"), Some("1"));
 
-    assert_eq!(cli(sentinel, &["SENTINEL", "failover", "mymaster"]).trim(), "OK");
-    let addr = until(sentinel, &["SENTINEL", "get-master-addr-by-name", "mymaster"], |o| o.contains(&replica.to_string()));
-    assert_eq!(addr.lines().nth(1), Some(replica.to_string().as_str()), "the replica is the master now");
-    assert_eq!(info(&cli(replica, &["INFO", "replication"]))["role"], "master");
+    assert_eq!(
+        cli(sentinel, &["SENTINEL", "failover", "mymaster"]).trim(),
+        "OK"
+    );
+    let addr = until(
+        sentinel,
+        &["SENTINEL", "get-master-addr-by-name", "mymaster"],
+        |o| o.contains(&replica.to_string()),
+    );
+    assert_eq!(
+        addr.lines().nth(1),
+        Some(replica.to_string().as_str()),
+        "the replica is the master now"
+    );
+    assert_eq!(
+        info(&cli(replica, &["INFO", "replication"]))["role"],
+        "master"
+    );
     let old = info(&cli(master, &["INFO", "replication"]));
     assert_eq!(old["role"], "slave");
     assert_eq!(old["master_port"], replica.to_string());
@@ -222,13 +277,29 @@ async fn redis_cli_sees_sentinel_replace_a_dead_master() {
     let sentinel = r.ports["redis"];
     let master = r.ports["jobs"];
     let replica = replica_port(sentinel);
-    let addr = until(sentinel, &["SENTINEL", "get-master-addr-by-name", "mymaster"], |o| o.contains(&replica.to_string()));
-    assert!(addr.contains(&replica.to_string()), "Sentinel promoted the replica: {addr}");
+    let addr = until(
+        sentinel,
+        &["SENTINEL", "get-master-addr-by-name", "mymaster"],
+        |o| o.contains(&replica.to_string()),
+    );
+    assert!(
+        addr.contains(&replica.to_string()),
+        "Sentinel promoted the replica: {addr}"
+    );
     let dead = cli(master, &["PING"]);
-    assert!(dead.contains("Connection refused") || dead.contains("Could not connect"), "the dead master refuses: {dead}");
-    assert_eq!(info(&cli(replica, &["INFO", "replication"]))["role"], "master");
+    assert!(
+        dead.contains("Connection refused") || dead.contains("Could not connect"),
+        "the dead master refuses: {dead}"
+    );
+    assert_eq!(
+        info(&cli(replica, &["INFO", "replication"]))["role"],
+        "master"
+    );
     assert!(cli(sentinel, &["INFO", "sentinel"]).contains(&format!("address=127.0.0.1:{replica}")));
-    let jobs: u64 = cli(replica, &["LLEN", "queues:default"]).trim().parse().expect("a number");
+    let jobs: u64 = cli(replica, &["LLEN", "queues:default"])
+        .trim()
+        .parse()
+        .expect("a number");
     assert!(jobs > 0, "the promoted replica holds the queue");
     r.sim.shutdown().await;
 }

@@ -52,7 +52,12 @@ const CASES: &[Case] = &[
         status: "ok",
         exit: 0,
         worst_sev: None,
-        services: &[svc("api", "up"), svc("sql", "up"), svc("cache", "up"), svc("kms", "up")],
+        services: &[
+            svc("api", "up"),
+            svc("sql", "up"),
+            svc("cache", "up"),
+            svc("kms", "up"),
+        ],
         impacted: &[],
     },
     Case {
@@ -181,13 +186,22 @@ fn estate_file(s: &scenario::Scenario) -> Option<String> {
 }
 
 fn run(case: &Case) -> (Value, i32) {
-    let s = scenario::builtin(case.scenario).unwrap_or_else(|| panic!("{} is shipped", case.scenario));
+    let s =
+        scenario::builtin(case.scenario).unwrap_or_else(|| panic!("{} is shipped", case.scenario));
     let mut args = vec!["--demo".to_string()];
     if let Some(file) = estate_file(&s) {
         args.extend(["--estate".to_string(), file]);
     }
     args.extend(
-        ["--scenario", case.scenario, "--once", "--json", "--timeout", "20s"].map(String::from),
+        [
+            "--scenario",
+            case.scenario,
+            "--once",
+            "--json",
+            "--timeout",
+            "20s",
+        ]
+        .map(String::from),
     );
     let out = Command::new(env!("CARGO_BIN_EXE_opsdeck"))
         .args(&args)
@@ -217,9 +231,18 @@ fn every_google_scenario_gives_its_status_and_exit_code() {
                 failures.push(format!("{name}: {what}"));
             }
         };
-        check(code == case.exit, format!("exit {code}, want {}", case.exit));
-        check(doc["status"] == case.status, format!("status {}, want {}", doc["status"], case.status));
-        check(doc["exit_code"] == case.exit, format!("exit_code {}", doc["exit_code"]));
+        check(
+            code == case.exit,
+            format!("exit {code}, want {}", case.exit),
+        );
+        check(
+            doc["status"] == case.status,
+            format!("status {}, want {}", doc["status"], case.status),
+        );
+        check(
+            doc["exit_code"] == case.exit,
+            format!("exit_code {}", doc["exit_code"]),
+        );
         check(
             doc["worst_sev"].as_u64() == case.worst_sev,
             format!("worst_sev {}, want {:?}", doc["worst_sev"], case.worst_sev),
@@ -233,9 +256,15 @@ fn every_google_scenario_gives_its_status_and_exit_code() {
         };
         for e in case.services {
             let s = find(e.id);
-            check(s["status"] == e.status, format!("{} is {}, want {}: {s}", e.id, s["status"], e.status));
+            check(
+                s["status"] == e.status,
+                format!("{} is {}, want {}: {s}", e.id, s["status"], e.status),
+            );
             if let Some(stale) = e.stale {
-                check(s["stale"] == stale, format!("{} stale is {}, want {stale}", e.id, s["stale"]));
+                check(
+                    s["stale"] == stale,
+                    format!("{} stale is {}, want {stale}", e.id, s["stale"]),
+                );
             }
             if let Some(text) = e.error {
                 check(
@@ -247,7 +276,9 @@ fn every_google_scenario_gives_its_status_and_exit_code() {
         for (id, cause) in case.impacted {
             let s = find(id);
             check(
-                s["impacted_by"].as_array().is_some_and(|c| c.iter().any(|x| x == cause)),
+                s["impacted_by"]
+                    .as_array()
+                    .is_some_and(|c| c.iter().any(|x| x == cause)),
                 format!("{id} is not impacted by {cause}: {}", s["impacted_by"]),
             );
         }
@@ -287,7 +318,17 @@ fn the_table_covers_every_shipped_google_scenario() {
             );
         }
     }
-    for name in ["cloudsql-down", "cloudsql-zone-failover-needed", "region-outage", "rate-limited", "lumieos-za-region-down", "tappass-sql-lost"] {
-        assert!(scenario::builtin(name).is_some_and(|s| touches_google(&s)), "{name}");
+    for name in [
+        "cloudsql-down",
+        "cloudsql-zone-failover-needed",
+        "region-outage",
+        "rate-limited",
+        "lumieos-za-region-down",
+        "tappass-sql-lost",
+    ] {
+        assert!(
+            scenario::builtin(name).is_some_and(|s| touches_google(&s)),
+            "{name}"
+        );
     }
 }

@@ -679,9 +679,11 @@ async fn a_failover_over_http_reaches_done_and_moves_the_primary() {
     assert_eq!(status, 200, "{op}");
     assert_eq!(op["operationType"], "FAILOVER");
     let name = op["name"].as_str().expect("name");
-    let done = poll_until(&sim, &format!("/v1/projects/tappass-prod/operations/{name}"), |o| {
-        o["status"] == "DONE"
-    })
+    let done = poll_until(
+        &sim,
+        &format!("/v1/projects/tappass-prod/operations/{name}"),
+        |o| o["status"] == "DONE",
+    )
     .await;
     assert!(done["startTime"].is_string() && done["endTime"].is_string());
     let (_, after) = get(&sim, SQL).await;
@@ -702,14 +704,26 @@ async fn a_run_wait_is_held_until_the_rollout_is_done() {
         .expect("answers");
     assert_eq!(response.status().as_u16(), 200);
     let op: Value = response.json().await.expect("JSON");
-    assert_eq!(op["done"], false, "the answer to the change is the operation just started");
+    assert_eq!(
+        op["done"], false,
+        "the answer to the change is the operation just started"
+    );
     let name = op["name"].as_str().expect("name");
     let (status, waited) = post(&sim, &format!("/v2/{name}:wait"), r#"{"timeout":"30s"}"#).await;
     assert_eq!(status, 200);
-    assert_eq!(waited["done"], true, "the wait returns once the operation is done");
+    assert_eq!(
+        waited["done"], true,
+        "the wait returns once the operation is done"
+    );
     let (_, service) = get(&sim, RUN).await;
-    assert_eq!(service["latestCreatedRevision"], service["latestReadyRevision"]);
-    assert_eq!(service["template"]["containers"][0]["image"], "europe-west1-docker.pkg.dev/tappass-prod/tappass/tappass:v2");
+    assert_eq!(
+        service["latestCreatedRevision"],
+        service["latestReadyRevision"]
+    );
+    assert_eq!(
+        service["template"]["containers"][0]["image"],
+        "europe-west1-docker.pkg.dev/tappass-prod/tappass/tappass:v2"
+    );
     sim.shutdown().await;
 }
 
@@ -722,14 +736,31 @@ async fn proxied_requests_route_by_path_and_take_the_region_from_the_host() {
         .expect("client");
     let port = sim.addr().port();
     let url = |region: &str| {
-        format!("http://{region}-sim.local:{port}/apis/serving.knative.dev/v1/namespaces/tappass-prod/services/tappass?alt=json")
+        format!(
+            "http://{region}-sim.local:{port}/apis/serving.knative.dev/v1/namespaces/tappass-prod/services/tappass?alt=json"
+        )
     };
-    let found = client.get(url("europe-west1")).send().await.expect("answers");
+    let found = client
+        .get(url("europe-west1"))
+        .send()
+        .await
+        .expect("answers");
     assert_eq!(found.status().as_u16(), 200);
     let body: Value = found.json().await.expect("JSON");
-    assert_eq!(body["metadata"]["labels"]["cloud.googleapis.com/location"], "europe-west1");
-    let elsewhere = client.get(url("us-central1")).send().await.expect("answers");
-    assert_eq!(elsewhere.status().as_u16(), 404, "tappass runs in europe-west1 only");
+    assert_eq!(
+        body["metadata"]["labels"]["cloud.googleapis.com/location"],
+        "europe-west1"
+    );
+    let elsewhere = client
+        .get(url("us-central1"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(
+        elsewhere.status().as_u16(),
+        404,
+        "tappass runs in europe-west1 only"
+    );
     sim.shutdown().await;
 }
 
@@ -779,14 +810,22 @@ async fn the_oauth_token_endpoint_serves_google_cloud_auth_and_jwt_bearer_grants
         .access_token()
         .await
         .expect("a token from the simulator");
-    assert!(token.token.starts_with("ya29.sim-oauth-"), "{}", token.token);
+    assert!(
+        token.token.starts_with("ya29.sim-oauth-"),
+        "{}",
+        token.token
+    );
 
     let b64 = |text: &str| {
         const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         let bytes = text.as_bytes();
         let mut out = String::new();
         for chunk in bytes.chunks(3) {
-            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
             let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
             for i in 0..=chunk.len() {
                 out.push(char::from(A[((n >> (18 - 6 * i)) & 63) as usize]));
@@ -796,10 +835,17 @@ async fn the_oauth_token_endpoint_serves_google_cloud_auth_and_jwt_bearer_grants
     };
     let now = chrono::Utc::now().timestamp();
     let claims = serde_json::json!({"iss": "sa@tappass-prod.iam.gserviceaccount.com", "scope": "https://www.googleapis.com/auth/cloud-platform", "aud": "https://oauth2.googleapis.com/token", "iat": now, "exp": now + 3600});
-    let assertion = format!("{}.{}.c2ln", b64(r#"{"alg":"RS256","typ":"JWT"}"#), b64(&claims.to_string()));
+    let assertion = format!(
+        "{}.{}.c2ln",
+        b64(r#"{"alg":"RS256","typ":"JWT"}"#),
+        b64(&claims.to_string())
+    );
     let response = reqwest::Client::new()
         .post(format!("{}/token", sim.base_url()))
-        .form(&[("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", assertion.as_str())])
+        .form(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+            ("assertion", assertion.as_str()),
+        ])
         .send()
         .await
         .expect("answers");
@@ -823,7 +869,10 @@ async fn the_oauth_token_endpoint_serves_google_cloud_auth_and_jwt_bearer_grants
 fn generated(n: usize) -> Estate {
     use std::fmt::Write as _;
     let mut text = String::from("name = \"generated\"\n[gcp]\nproject = \"gen\"\n");
-    for (i, r) in ["europe-west1", "us-central1", "africa-south1"].iter().enumerate() {
+    for (i, r) in ["europe-west1", "us-central1", "africa-south1"]
+        .iter()
+        .enumerate()
+    {
         let _ = write!(text, "[[region]]\nid = \"r{i}\"\ngcp_region = \"{r}\"\n");
     }
     for i in 0..n {
@@ -834,9 +883,15 @@ fn generated(n: usize) -> Estate {
             3 => format!("kind = \"memorystore\"\ninstance = \"redis-{i}\""),
             _ => format!("kind = \"pubsub_subscription\"\nsubscription = \"sub-{i}\""),
         };
-        let _ = write!(text, "[[service]]\nid = \"s{i}\"\nregion = \"r{}\"\nsev = 3\n{kind}\n", i % 3);
+        let _ = write!(
+            text,
+            "[[service]]\nid = \"s{i}\"\nregion = \"r{}\"\nsev = 3\n{kind}\n",
+            i % 3
+        );
     }
-    estate::from_str_with_env(&text, "generated.toml", &|_| None).expect("valid").0
+    estate::from_str_with_env(&text, "generated.toml", &|_| None)
+        .expect("valid")
+        .0
 }
 
 #[tokio::test]
@@ -848,14 +903,25 @@ async fn a_generated_estate_of_thousands_is_materialised_once_per_resource() {
     // 600 services, 600 instances with 7 backup runs each, 600 revisions alongside, 600 queues,
     // 600 Redis instances, 600 subscriptions.
     assert_eq!(stats["resources"], 600 * 6 + 600 * 7);
-    let (_, run) = get(&sim, "/v2/projects/gen/locations/europe-west1/services/run-0").await;
-    assert_eq!(run["name"], "projects/gen/locations/europe-west1/services/run-0");
+    let (_, run) = get(
+        &sim,
+        "/v2/projects/gen/locations/europe-west1/services/run-0",
+    )
+    .await;
+    assert_eq!(
+        run["name"],
+        "projects/gen/locations/europe-west1/services/run-0"
+    );
     let (_, sql) = get(&sim, "/sql/v1beta4/projects/gen/instances?maxResults=250").await;
     assert_eq!(sql["items"].as_array().map(Vec::len), Some(250));
     assert!(sql["nextPageToken"].is_string());
     let (_, all) = get(&sim, "/v1/projects/gen/locations/-/services").await;
     assert_eq!(all["items"].as_array().map(Vec::len), Some(600));
-    let (_, page) = get(&sim, "/v2/projects/gen/locations/us-central1/queues?pageSize=1000").await;
+    let (_, page) = get(
+        &sim,
+        "/v2/projects/gen/locations/us-central1/queues?pageSize=1000",
+    )
+    .await;
     assert_eq!(page["queues"].as_array().map(Vec::len), Some(200));
     sim.shutdown().await;
 }
@@ -906,7 +972,10 @@ fn opsdeck_sim_prints_its_endpoints_and_writes_a_ready_estate() {
         assert!(text.contains(needle), "lacks {needle}: {text}");
     }
     let written = std::fs::read_to_string(&file).expect("the estate was written");
-    assert!(written.contains(&format!("endpoint = \"{base}\"")), "{written}");
+    assert!(
+        written.contains(&format!("endpoint = \"{base}\"")),
+        "{written}"
+    );
     let once = Command::new(env!("CARGO_BIN_EXE_opsdeck"))
         .args(["--once", "--json", "--estate"])
         .arg(&file)
@@ -922,7 +991,10 @@ fn opsdeck_sim_prints_its_endpoints_and_writes_a_ready_estate() {
         .as_array()
         .and_then(|s| s.iter().find(|x| x["id"] == "edge"))
         .expect("edge");
-    assert_eq!(edge["status"], "up", "the http service answers from the simulator");
+    assert_eq!(
+        edge["status"], "up",
+        "the http service answers from the simulator"
+    );
 }
 
 /// A captured real response (fixtures/api, see SOURCES.md there).
@@ -947,7 +1019,11 @@ fn missing(real: &Value, simulated: &Value, at: &str, optional: &[&str], out: &m
         Value::Object(_) => "object",
     };
     if kind(real) != kind(simulated) {
-        out.push(format!("{at}: real is {}, simulated is {}", kind(real), kind(simulated)));
+        out.push(format!(
+            "{at}: real is {}, simulated is {}",
+            kind(real),
+            kind(simulated)
+        ));
         return;
     }
     match (real, simulated) {
@@ -973,7 +1049,11 @@ fn missing(real: &Value, simulated: &Value, at: &str, optional: &[&str], out: &m
 fn assert_shaped_like(file: &str, simulated: &Value, optional: &[&str]) {
     let mut out = Vec::new();
     missing(&real(file), simulated, "", optional, &mut out);
-    assert!(out.is_empty(), "{file}:\n{}\nsimulated: {simulated}", out.join("\n"));
+    assert!(
+        out.is_empty(),
+        "{file}:\n{}\nsimulated: {simulated}",
+        out.join("\n")
+    );
 }
 
 #[tokio::test]
@@ -984,29 +1064,60 @@ async fn operations_have_the_shape_of_captured_real_ones() {
     assert_shaped_like("cloudsql/operation-create-pending.json", &pending, &[]);
     assert_shaped_like("cloudsql/operation-switchover-pending.json", &pending, &[]);
     let name = pending["name"].as_str().expect("name");
-    let done = poll_until(&sim, &format!("/sql/v1beta4/projects/tappass-prod/operations/{name}"), |o| o["status"] == "DONE").await;
+    let done = poll_until(
+        &sim,
+        &format!("/sql/v1beta4/projects/tappass-prod/operations/{name}"),
+        |o| o["status"] == "DONE",
+    )
+    .await;
     assert_shaped_like("cloudsql/operation-create-done.json", &done, &[]);
 
     let response = reqwest::Client::new()
-        .patch(format!("{}{RUN}?updateMask=scaling.minInstanceCount", sim.base_url()))
+        .patch(format!(
+            "{}{RUN}?updateMask=scaling.minInstanceCount",
+            sim.base_url()
+        ))
         .body(r#"{"scaling":{"minInstanceCount":2}}"#)
         .send()
         .await
         .expect("answers");
     let op: Value = response.json().await.expect("JSON");
-    let run_done = poll_until(&sim, &format!("/v2/{}", op["name"].as_str().expect("name")), |o| o["done"] == true).await;
+    let run_done = poll_until(
+        &sim,
+        &format!("/v2/{}", op["name"].as_str().expect("name")),
+        |o| o["done"] == true,
+    )
+    .await;
     let volumes = [
         ".metadata.template.containers[0].volumeMounts",
         ".metadata.template.volumes",
         ".response.template.containers[0].volumeMounts",
         ".response.template.volumes",
     ];
-    assert_shaped_like("cloudrun/v2-operation-done-service-response.json", &run_done, &volumes);
+    assert_shaped_like(
+        "cloudrun/v2-operation-done-service-response.json",
+        &run_done,
+        &volumes,
+    );
 
-    let (status, op) = post(&sim, &format!("{REDIS}:failover"), r#"{"dataProtectionMode":"LIMITED_DATA_LOSS"}"#).await;
+    let (status, op) = post(
+        &sim,
+        &format!("{REDIS}:failover"),
+        r#"{"dataProtectionMode":"LIMITED_DATA_LOSS"}"#,
+    )
+    .await;
     assert_eq!(status, 200, "{op}");
-    let redis_done = poll_until(&sim, &format!("/v1/{}", op["name"].as_str().expect("name")), |o| o["done"] == true).await;
-    assert_shaped_like("memorystore/operation-create-done-with-instance.json", &redis_done, &[]);
+    let redis_done = poll_until(
+        &sim,
+        &format!("/v1/{}", op["name"].as_str().expect("name")),
+        |o| o["done"] == true,
+    )
+    .await;
+    assert_shaped_like(
+        "memorystore/operation-create-done-with-instance.json",
+        &redis_done,
+        &[],
+    );
     sim.shutdown().await;
 }
 
@@ -1020,7 +1131,11 @@ async fn queues_series_and_promql_answers_have_the_shape_of_captured_real_ones()
     let estate = estate::from_str(lumieos, "lumieos").expect("loads").0;
     let listen: SocketAddr = LOOPBACK.parse().expect("address");
     let sim = sim::start(&estate, None, listen).await.expect("starts");
-    let (_, queue) = get(&sim, "/v2/projects/lumieos-prod/locations/us-central1/queues/default").await;
+    let (_, queue) = get(
+        &sim,
+        "/v2/projects/lumieos-prod/locations/us-central1/queues/default",
+    )
+    .await;
     assert_shaped_like("cloudtasks/queue-v2-crud-get.json", &queue, &[]);
 
     let end = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -1030,21 +1145,35 @@ async fn queues_series_and_promql_answers_have_the_shape_of_captured_real_ones()
     )
     .await;
     assert_eq!(status, 200, "{series}");
-    assert_shaped_like("cloud-monitoring/timeseries-list-aggregated-one-series.json", &series, &[]);
+    assert_shaped_like(
+        "cloud-monitoring/timeseries-list-aggregated-one-series.json",
+        &series,
+        &[],
+    );
     let (_, backlog) = get(
         &sim,
         &format!("/v3/projects/lumieos-prod/timeSeries?filter=metric.type%3D%22pubsub.googleapis.com%2Fsubscription%2Fnum_undelivered_messages%22%20AND%20resource.labels.subscription_id%3D%22lumieos-events-za%22&interval.endTime={end}"),
     )
     .await;
     assert_eq!(backlog["timeSeries"].as_array().map(Vec::len), Some(1));
-    assert!(backlog["timeSeries"][0]["points"][0]["value"]["int64Value"].is_string(), "int64 as a string");
+    assert!(
+        backlog["timeSeries"][0]["points"][0]["value"]["int64Value"].is_string(),
+        "int64 as a string"
+    );
 
     let (_, vector) = get(
         &sim,
         "/v1/projects/lumieos-prod/location/global/prometheus/api/v1/query?query=pubsub_googleapis_com%3Asubscription_oldest_unacked_message_age",
     )
     .await;
-    assert_shaped_like("prometheus/query-vector-up-docs-example.json", &vector, &[".data.result[0].metric.job", ".data.result[0].metric.instance"]);
+    assert_shaped_like(
+        "prometheus/query-vector-up-docs-example.json",
+        &vector,
+        &[
+            ".data.result[0].metric.job",
+            ".data.result[0].metric.instance",
+        ],
+    );
     assert_eq!(vector["data"]["result"].as_array().map(Vec::len), Some(2));
     sim.shutdown().await;
 }

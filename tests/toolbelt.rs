@@ -24,11 +24,22 @@ fn opsdeck(args: &[&str]) -> (String, String, i32) {
 
 #[test]
 fn completions_and_man_page_come_from_the_cli_definition() {
-    for (shell, marker) in [("bash", "_opsdeck()"), ("zsh", "#compdef opsdeck"), ("fish", "complete -c opsdeck")] {
+    for (shell, marker) in [
+        ("bash", "_opsdeck()"),
+        ("zsh", "#compdef opsdeck"),
+        ("fish", "complete -c opsdeck"),
+    ] {
         let (out, _, code) = opsdeck(&["completions", shell]);
         assert_eq!(code, 0);
-        assert!(out.contains(marker), "{shell}: {}", &out[..out.len().min(200)]);
-        assert!(out.contains("--once") || out.contains("once"), "{shell} completes --once");
+        assert!(
+            out.contains(marker),
+            "{shell}: {}",
+            &out[..out.len().min(200)]
+        );
+        assert!(
+            out.contains("--once") || out.contains("once"),
+            "{shell} completes --once"
+        );
     }
     let (man, _, code) = opsdeck(&["man"]);
     assert_eq!(code, 0);
@@ -49,7 +60,8 @@ fn every_shipped_estate_and_theme_passes_its_schema() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/estates");
     for entry in std::fs::read_dir(dir).expect("estates") {
         let path = entry.expect("entry").path();
-        let doc = opsdeck::schema::toml_to_json(&std::fs::read_to_string(&path).expect("read")).expect("toml");
+        let doc = opsdeck::schema::toml_to_json(&std::fs::read_to_string(&path).expect("read"))
+            .expect("toml");
         let errors: Vec<String> = estate.iter_errors(&doc).map(|e| e.to_string()).collect();
         assert!(errors.is_empty(), "{}: {errors:?}", path.display());
     }
@@ -57,13 +69,17 @@ fn every_shipped_estate_and_theme_passes_its_schema() {
         "name = \"x\"\n[[service]]\nid = \"a\"\nkind = \"cloud_sql\"\nsev = 1\nqueue = \"q\"\n",
     )
     .expect("toml");
-    assert!(!estate.is_valid(&bad), "cloud_sql without instance and with a queue key is rejected");
+    assert!(
+        !estate.is_valid(&bad),
+        "cloud_sql without instance and with a queue key is rejected"
+    );
 
     let theme = validator("theme");
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/themes");
     for entry in std::fs::read_dir(dir).expect("themes") {
         let path = entry.expect("entry").path();
-        let doc = opsdeck::schema::toml_to_json(&std::fs::read_to_string(&path).expect("read")).expect("toml");
+        let doc = opsdeck::schema::toml_to_json(&std::fs::read_to_string(&path).expect("read"))
+            .expect("toml");
         let errors: Vec<String> = theme.iter_errors(&doc).map(|e| e.to_string()).collect();
         assert!(errors.is_empty(), "{}: {errors:?}", path.display());
     }
@@ -73,13 +89,16 @@ fn every_shipped_estate_and_theme_passes_its_schema() {
 fn every_shipped_runbook_passes_its_schema() {
     let runbook = validator("runbook");
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/runbooks");
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries {
         let path = entry.expect("entry").path();
         if path.extension().and_then(|e| e.to_str()) != Some("toml") {
             continue;
         }
-        let doc = opsdeck::schema::toml_to_json(&std::fs::read_to_string(&path).expect("read")).expect("toml");
+        let doc = opsdeck::schema::toml_to_json(&std::fs::read_to_string(&path).expect("read"))
+            .expect("toml");
         let errors: Vec<String> = runbook.iter_errors(&doc).map(|e| e.to_string()).collect();
         assert!(errors.is_empty(), "{}: {errors:?}", path.display());
     }
@@ -92,8 +111,12 @@ fn google_services(e: &estate::Estate) -> BTreeSet<(String, String)> {
         .filter_map(|s| match &s.target {
             Target::CloudRun { service, .. } => Some(("cloud_run".to_string(), service.clone())),
             Target::CloudSql { instance, .. } => Some(("cloud_sql".to_string(), instance.clone())),
-            Target::CloudTasks { queue, location, .. } => Some(("cloud_tasks".to_string(), format!("{queue}@{location}"))),
-            Target::Memorystore { instance, .. } => Some(("memorystore".to_string(), instance.clone())),
+            Target::CloudTasks {
+                queue, location, ..
+            } => Some(("cloud_tasks".to_string(), format!("{queue}@{location}"))),
+            Target::Memorystore { instance, .. } => {
+                Some(("memorystore".to_string(), instance.clone()))
+            }
             _ => None,
         })
         .collect()
@@ -108,14 +131,26 @@ async fn init_against_the_simulator_reproduces_the_sample_estate() {
         .await
         .expect("simulator");
     let base = sim.base_url();
-    let project = sample.gcp.as_ref().and_then(|g| g.project.clone()).expect("project");
+    let project = sample
+        .gcp
+        .as_ref()
+        .and_then(|g| g.project.clone())
+        .expect("project");
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("estate.toml");
     let out_s = out.to_str().expect("utf-8").to_string();
-    let mut args: Vec<String> = ["init", "--project", &project, "--endpoint", &base, "--out", &out_s]
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let mut args: Vec<String> = [
+        "init",
+        "--project",
+        &project,
+        "--endpoint",
+        &base,
+        "--out",
+        &out_s,
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect();
     for r in sample.regions.iter().filter_map(|r| r.gcp_region.clone()) {
         args.push("--region".to_string());
         args.push(r);
@@ -131,10 +166,21 @@ async fn init_against_the_simulator_reproduces_the_sample_estate() {
     let (found, _) = estate::from_str_with_env(&written, "estate.toml", &|_| None)
         .unwrap_or_else(|e| panic!("the written estate validates: {e}\n{written}"));
     assert_eq!(google_services(&found), google_services(&sample));
-    assert!(written.contains("depends_on"), "it shows how to add dependencies");
+    assert!(
+        written.contains("depends_on"),
+        "it shows how to add dependencies"
+    );
 
     // It never overwrites without --force.
-    let (_, err, code) = opsdeck(&["init", "--project", &project, "--endpoint", &base, "--out", &out_s]);
+    let (_, err, code) = opsdeck(&[
+        "init",
+        "--project",
+        &project,
+        "--endpoint",
+        &base,
+        "--out",
+        &out_s,
+    ]);
     assert_eq!(code, 1);
     assert!(err.contains("--force"), "{err}");
     sim.shutdown().await;
@@ -157,5 +203,8 @@ fn doctor_passes_on_the_demo_and_names_the_fix_for_a_missing_secret() {
     let (out, _, code) = opsdeck(&["doctor", "--estate", file.to_str().expect("utf-8")]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("FAIL  Redis"), "{out}");
-    assert!(out.contains("fix: export OPSDECK_DOCTOR_TEST_UNSET="), "{out}");
+    assert!(
+        out.contains("fix: export OPSDECK_DOCTOR_TEST_UNSET="),
+        "{out}"
+    );
 }

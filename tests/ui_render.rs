@@ -184,7 +184,10 @@ fn model() -> Model {
 }
 
 fn index(model: &Model, id: &str) -> usize {
-    model.estate().index_of(id).expect("a service of the fixture")
+    model
+        .estate()
+        .index_of(id)
+        .expect("a service of the fixture")
 }
 
 fn observe(model: &mut Model, id: &str, at: DateTime<Utc>, obs: Observation) {
@@ -196,7 +199,12 @@ fn observe(model: &mut Model, id: &str, at: DateTime<Utc>, obs: Observation) {
     });
 }
 
-fn queue(depth: u64, age: f64, consumers: u64, extra: &[(&str, serde_json::Value)]) -> QueueFigures {
+fn queue(
+    depth: u64,
+    age: f64,
+    consumers: u64,
+    extra: &[(&str, serde_json::Value)],
+) -> QueueFigures {
     QueueFigures {
         depth: Some(depth),
         oldest_age_s: Some(age),
@@ -237,12 +245,18 @@ fn incident() -> Model {
                         .metric("availability", "REGIONAL")
                         .metric("database_version", "POSTGRES_16")
                 }
-                "sql-us" | "sql-za" => Observation::new(Status::Up, "RUNNABLE · POSTGRES_16 · REGIONAL")
-                    .metric("state", "RUNNABLE")
-                    .metric("availability", "REGIONAL"),
+                "sql-us" | "sql-za" => {
+                    Observation::new(Status::Up, "RUNNABLE · POSTGRES_16 · REGIONAL")
+                        .metric("state", "RUNNABLE")
+                        .metric("availability", "REGIONAL")
+                }
                 "tasks-default-us" => {
                     let depth = if step >= 2 { 200 + (n - 2) * 450 } else { 180 };
-                    let status = if depth > 1000 { Status::Degraded } else { Status::Up };
+                    let status = if depth > 1000 {
+                        Status::Degraded
+                    } else {
+                        Status::Up
+                    };
                     queue_obs(
                         status,
                         &format!("{depth} waiting"),
@@ -431,18 +445,36 @@ fn the_failure_map_puts_the_root_cause_first_and_reads_sev1() {
     let terminal = draw(&mut app, &Theme::default(), 80, 24);
     let buf = terminal.backend().buffer();
     let top = line(buf, FIRST_ROW);
-    assert!(top.contains("✖ down") && top.contains("SEV1") && top.contains("Cloud SQL"), "{top}");
+    assert!(
+        top.contains("✖ down") && top.contains("SEV1") && top.contains("Cloud SQL"),
+        "{top}"
+    );
     let api = find_line(buf, "Lumieos API, North America");
-    assert!(api.contains("↯ impacted") && api.contains("sql-us"), "{api}");
+    assert!(
+        api.contains("↯ impacted") && api.contains("sql-us"),
+        "{api}"
+    );
     assert!(line(buf, 0).contains("PROD") && line(buf, 0).contains("worst SEV1"));
     let telemetry = find_line(buf, "Sentry / PostHog");
-    assert!(telemetry.contains("≈ stale") && !telemetry.contains("up"), "{telemetry}");
+    assert!(
+        telemetry.contains("≈ stale") && !telemetry.contains("up"),
+        "{telemetry}"
+    );
 
     let wide = draw(&mut app, &Theme::default(), 160, 48);
     let buf = wide.backend().buffer();
     let headings = line(buf, FIRST_ROW - 1);
     let mut at = 0;
-    for title in ["STATUS", "SEV", "SERVICE", "REGION", "IMPACTED BY", "FALLBACK", "SUMMARY", "AGE"] {
+    for title in [
+        "STATUS",
+        "SEV",
+        "SERVICE",
+        "REGION",
+        "IMPACTED BY",
+        "FALLBACK",
+        "SUMMARY",
+        "AGE",
+    ] {
         let found = headings[at..]
             .find(title)
             .unwrap_or_else(|| panic!("{title} missing or out of order in {headings}"));
@@ -457,7 +489,10 @@ fn the_failure_map_uses_300_columns_without_stretching_out_of_order() {
     let terminal = draw(&mut app, &Theme::default(), 300, 40);
     let buf = terminal.backend().buffer();
     let api = find_line(buf, "Lumieos API, North America (Cloud Run)");
-    assert!(api.contains("none: every partner in North America is down"), "{api}");
+    assert!(
+        api.contains("none: every partner in North America is down"),
+        "{api}"
+    );
     assert!(api.contains("RUNNABLE"), "{api}");
 }
 
@@ -467,7 +502,10 @@ fn the_topology_shows_both_regions_and_the_blast_radius_of_the_selection() {
     let terminal = draw(&mut app, &Theme::default(), 160, 48);
     let buf = terminal.backend().buffer();
     let all = text(buf);
-    assert!(all.contains("us · us-central1") && all.contains("za · africa-south1"), "{all}");
+    assert!(
+        all.contains("us · us-central1") && all.contains("za · africa-south1"),
+        "{all}"
+    );
     for role in ["edge", "compute", "queues", "data", "platform"] {
         assert!(all.contains(role), "{role}");
     }
@@ -484,10 +522,19 @@ fn the_queues_view_shows_depth_trend_and_eta() {
     let terminal = draw(&mut app, &Theme::default(), 160, 48);
     let buf = terminal.backend().buffer();
     let tasks = find_line(buf, "Cloud Tasks default");
-    assert!(tasks.contains("growing") && tasks.contains("3,800"), "{tasks}");
+    assert!(
+        tasks.contains("growing") && tasks.contains("3,800"),
+        "{tasks}"
+    );
     let celery = find_line(buf, "Celery fal");
-    assert!(celery.contains("celery") && celery.contains("12"), "{celery}");
-    assert!(celery.contains('█') && !celery.contains("growing"), "{celery}");
+    assert!(
+        celery.contains("celery") && celery.contains("12"),
+        "{celery}"
+    );
+    assert!(
+        celery.contains('█') && !celery.contains("growing"),
+        "{celery}"
+    );
     let orders = find_line(buf, "RabbitMQ orders ");
     assert!(orders.contains("42/s") && orders.contains("37"), "{orders}");
     assert!(find_line(buf, "RabbitMQ orders.dlq").contains("dlq"));
@@ -522,9 +569,15 @@ fn the_events_view_lists_transitions_newest_first_with_times() {
     let terminal = draw(&mut app, &Theme::default(), 160, 48);
     let buf = terminal.backend().buffer();
     let first = line(buf, FIRST_ROW);
-    assert!(first.contains("03:09:30") && first.contains("telemetry"), "{first}");
+    assert!(
+        first.contains("03:09:30") && first.contains("telemetry"),
+        "{first}"
+    );
     let sql = find_line(buf, "sql-us");
-    assert!(sql.contains("03:04:00") && sql.contains("up → ✖ down"), "{sql}");
+    assert!(
+        sql.contains("03:04:00") && sql.contains("up → ✖ down"),
+        "{sql}"
+    );
 }
 
 #[test]
@@ -570,7 +623,10 @@ fn the_footer_shows_the_filter_being_typed_and_theme_warnings() {
     let terminal = draw(&mut app, &Theme::default(), 80, 24);
     let buf = terminal.backend().buffer();
     let footer = line(buf, 23);
-    assert!(footer.starts_with(" /region:za") && footer.contains("5 of 14 services"), "{footer}");
+    assert!(
+        footer.starts_with(" /region:za") && footer.contains("5 of 14 services"),
+        "{footer}"
+    );
     assert!(!text(buf).contains("North America"));
 
     let mut app = app_in(View::FailureMap);
@@ -602,10 +658,21 @@ fn no_color_selects_in_reverse_video_and_keeps_glyphs_and_words() {
     let terminal = draw(&mut app, &theme, 80, 24);
     let buf = terminal.backend().buffer();
     assert!(buf[(5, FIRST_ROW)].modifier.contains(Modifier::REVERSED));
-    assert!(!buf[(5, FIRST_ROW + 1)].modifier.contains(Modifier::REVERSED));
+    assert!(
+        !buf[(5, FIRST_ROW + 1)]
+            .modifier
+            .contains(Modifier::REVERSED)
+    );
     assert!(line(buf, FIRST_ROW).contains("✖ down"));
     let colored = draw(&mut app_in(View::FailureMap), &Theme::default(), 80, 24);
-    assert!(colored.backend().buffer().content.iter().any(|c| c.bg == Color::Red));
+    assert!(
+        colored
+            .backend()
+            .buffer()
+            .content
+            .iter()
+            .any(|c| c.bg == Color::Red)
+    );
 }
 
 /// Names, errors and summaries with ANSI and OSC payloads reach every view inert.
@@ -613,8 +680,17 @@ fn no_color_selects_in_reverse_video_and_keeps_glyphs_and_words() {
 fn strings_from_apis_reach_the_screen_inert() {
     let mut m = incident();
     let hostile = "FAILED\x1b]52;c;ZXZpbA==\x07\x1b[2J\r\nsee \x1b]8;;http://x\x1b\\console\x1b]8;;\x1b\\\u{202e}";
-    observe(&mut m, "sql-us", t0() + TimeDelta::seconds(20), Observation::down(hostile).metric("reason", hostile));
-    let q = queue_obs(Status::Up, hostile, queue(1, 1.0, 1, &[("format", json!(hostile))]));
+    observe(
+        &mut m,
+        "sql-us",
+        t0() + TimeDelta::seconds(20),
+        Observation::down(hostile).metric("reason", hostile),
+    );
+    let q = queue_obs(
+        Status::Up,
+        hostile,
+        queue(1, 1.0, 1, &[("format", json!(hostile))]),
+    );
     observe(&mut m, "celery-fal", t0() + TimeDelta::seconds(20), q);
     for (view, name) in VIEWS {
         let mut app = App::new(m.snapshot(t0() + TimeDelta::seconds(30)));
@@ -626,7 +702,10 @@ fn strings_from_apis_reach_the_screen_inert() {
             let buf = terminal.backend().buffer();
             for cell in &buf.content {
                 assert!(
-                    !cell.symbol().chars().any(|c| c.is_control() || c == '\u{202e}'),
+                    !cell
+                        .symbol()
+                        .chars()
+                        .any(|c| c.is_control() || c == '\u{202e}'),
                     "{name} {w}x{h}: {:?}",
                     cell.symbol()
                 );

@@ -115,11 +115,19 @@ impl Filter {
             .unwrap_or("");
         let kind = s.kind.as_str();
         self.words.iter().all(|w| {
-            [s.id.as_str(), s.name.as_str(), region, gcp_region, kind, word]
-                .iter()
-                .any(|field| contains_ignore_case(field, w))
+            [
+                s.id.as_str(),
+                s.name.as_str(),
+                region,
+                gcp_region,
+                kind,
+                word,
+            ]
+            .iter()
+            .any(|field| contains_ignore_case(field, w))
         }) && any_or_empty(&self.regions, |r| {
-            !region.is_empty() && (starts_ignore_case(region, r) || starts_ignore_case(gcp_region, r))
+            !region.is_empty()
+                && (starts_ignore_case(region, r) || starts_ignore_case(gcp_region, r))
         }) && any_or_empty(&self.kinds, |k| starts_ignore_case(kind, k))
             && any_or_empty(&self.roles, |r| starts_ignore_case(s.kind.role(), r))
             && any_or_empty(&self.statuses, |st| match st {
@@ -236,7 +244,16 @@ mod tests {
     #[test]
     fn words_match_part_of_id_name_region_kind_or_status() {
         let s = service("sql-af", Kind::CloudSql, "af", Status::Down, Some(1));
-        for yes in ["sql", "SQL-A", "service", "af", "africa", "cloud_sql", "down", "sql down"] {
+        for yes in [
+            "sql",
+            "SQL-A",
+            "service",
+            "af",
+            "africa",
+            "cloud_sql",
+            "down",
+            "sql down",
+        ] {
             assert!(passes(yes, &s), "{yes}");
         }
         for no in ["redis", "sql up", "us-central"] {

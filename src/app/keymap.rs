@@ -89,18 +89,8 @@ pub struct Binding {
     pub help: &'static str,
 }
 
-const LISTS: &[View] = &[
-    View::FailureMap,
-    View::Topology,
-    View::Queues,
-    View::Events,
-];
-const OPENERS: &[View] = &[
-    View::FailureMap,
-    View::Topology,
-    View::Queues,
-    View::Events,
-];
+const LISTS: &[View] = &[View::FailureMap, View::Topology, View::Queues, View::Events];
+const OPENERS: &[View] = &[View::FailureMap, View::Topology, View::Queues, View::Events];
 const SCROLLING: &[View] = &[
     View::FailureMap,
     View::Topology,
@@ -138,7 +128,12 @@ pub const BINDINGS: [Binding; 21] = [
         "move the cursor (scroll, in detail)",
     ),
     bind(
-        &[code(KeyCode::Left), key('h'), code(KeyCode::Right), key('l')],
+        &[
+            code(KeyCode::Left),
+            key('h'),
+            code(KeyCode::Right),
+            key('l'),
+        ],
         "←→ hl",
         Command::Right,
         Scope::Views(&[View::Topology]),
@@ -146,7 +141,12 @@ pub const BINDINGS: [Binding; 21] = [
         "previous / next region",
     ),
     bind(
-        &[code(KeyCode::PageUp), code(KeyCode::PageDown), ctrl('b'), ctrl('f')],
+        &[
+            code(KeyCode::PageUp),
+            code(KeyCode::PageDown),
+            ctrl('b'),
+            ctrl('f'),
+        ],
         "PgUp PgDn",
         Command::PageDown,
         Scope::Views(SCROLLING),
@@ -259,8 +259,16 @@ pub const BINDINGS: [Binding; 21] = [
     ),
     // The second halves of the pairs above: found by key, listed with their first half.
     hidden(&[code(KeyCode::Up), key('k')], Command::Up, SCROLLING),
-    hidden(&[code(KeyCode::Left), key('h')], Command::Left, &[View::Topology]),
-    hidden(&[code(KeyCode::PageUp), ctrl('b')], Command::PageUp, SCROLLING),
+    hidden(
+        &[code(KeyCode::Left), key('h')],
+        Command::Left,
+        &[View::Topology],
+    ),
+    hidden(
+        &[code(KeyCode::PageUp), ctrl('b')],
+        Command::PageUp,
+        SCROLLING,
+    ),
     hidden(&[code(KeyCode::Home), key('g')], Command::First, SCROLLING),
     hidden(&[code(KeyCode::BackTab)], Command::PrevView, &[]),
 ];
@@ -313,7 +321,10 @@ pub fn footer(view: View) -> Vec<(&'static str, &'static str)> {
         .filter_map(|b| b.footer)
         .collect();
     hints.sort_by_key(|(rank, ..)| *rank);
-    hints.into_iter().map(|(_, key, word)| (key, word)).collect()
+    hints
+        .into_iter()
+        .map(|(_, key, word)| (key, word))
+        .collect()
 }
 
 /// The bindings help lists, each with the views it applies to (empty: all).
@@ -354,7 +365,10 @@ mod tests {
     #[test]
     fn keys_apply_only_in_their_views() {
         assert_eq!(press(View::FailureMap, KeyCode::Char('h')), None);
-        assert_eq!(press(View::Topology, KeyCode::Char('h')), Some(Command::Left));
+        assert_eq!(
+            press(View::Topology, KeyCode::Char('h')),
+            Some(Command::Left)
+        );
         assert_eq!(press(View::Detail, KeyCode::Enter), None);
         assert_eq!(press(View::Detail, KeyCode::Char('/')), None);
         assert_eq!(press(View::Events, KeyCode::Char('q')), Some(Command::Quit));
@@ -385,7 +399,8 @@ mod tests {
                         bindings.iter().filter(|o| o.keys.contains(k)).collect();
                     // A key is in one binding, or in a listed pair and its hidden half.
                     let ok = holders.len() == 1
-                        || (holders.len() == 2 && holders.iter().filter(|h| h.label.is_empty()).count() == 1);
+                        || (holders.len() == 2
+                            && holders.iter().filter(|h| h.label.is_empty()).count() == 1);
                     assert!(ok, "{k:?} is bound {} times in {view:?}", holders.len());
                 }
             }
@@ -397,7 +412,10 @@ mod tests {
         for view in View::TABS {
             let words: Vec<&str> = footer(view).iter().map(|(_, w)| *w).collect();
             assert_eq!(words[..2], ["quit", "help"], "{view:?}");
-            assert!(words.contains(&"freeze") && words.contains(&"copy"), "{view:?}");
+            assert!(
+                words.contains(&"freeze") && words.contains(&"copy"),
+                "{view:?}"
+            );
         }
         let topo: Vec<&str> = footer(View::Topology).iter().map(|(_, w)| *w).collect();
         assert!(topo.contains(&"region"));

@@ -18,20 +18,65 @@ pub struct Spec {
 /// Every command, in the order help lists them.
 pub const COMMANDS: [Spec; 17] = [
     spec("map", &["home", "failures"], "", "the failure map"),
-    spec("topology", &[], "", "regions side by side, with the dependency edges"),
-    spec("queues", &[], "", "every queue: depth, age, consumers, rates, ETA"),
-    spec("detail", &[], "[ID]", "one service in full (the selected one, or ID)"),
+    spec(
+        "topology",
+        &[],
+        "",
+        "regions side by side, with the dependency edges",
+    ),
+    spec(
+        "queues",
+        &[],
+        "",
+        "every queue: depth, age, consumers, rates, ETA",
+    ),
+    spec(
+        "detail",
+        &[],
+        "[ID]",
+        "one service in full (the selected one, or ID)",
+    ),
     spec("events", &[], "", "status transitions, newest first"),
-    spec("region", &[], "ID", "only this region (an estate id or a GCP region)"),
+    spec(
+        "region",
+        &[],
+        "ID",
+        "only this region (an estate id or a GCP region)",
+    ),
     spec("sev", &[], "N", "only SEV N or worse"),
-    spec("kind", &[], "KIND", "only this kind (cloud_sql, rabbitmq_queue, …)"),
-    spec("status", &[], "WORD", "only this status (down, degraded, impacted, stale, …)"),
+    spec(
+        "kind",
+        &[],
+        "KIND",
+        "only this kind (cloud_sql, rabbitmq_queue, …)",
+    ),
+    spec(
+        "status",
+        &[],
+        "WORD",
+        "only this status (down, degraded, impacted, stale, …)",
+    ),
     spec("filter", &[], "TEXT", "set the whole filter, as with /"),
     spec("clear", &["nofilter"], "", "remove the filter"),
-    spec("freeze", &["unfreeze"], "", "hold the screen still, or let it move again"),
+    spec(
+        "freeze",
+        &["unfreeze"],
+        "",
+        "hold the screen still, or let it move again",
+    ),
     spec("refresh", &[], "", "probe every service now"),
-    spec("copy", &["yank"], "", "copy the selected service's summary (OSC 52)"),
-    spec("theme", &[], "NAME", "switch theme (default-dark, light, high-contrast, …)"),
+    spec(
+        "copy",
+        &["yank"],
+        "",
+        "copy the selected service's summary (OSC 52)",
+    ),
+    spec(
+        "theme",
+        &[],
+        "NAME",
+        "switch theme (default-dark, light, high-contrast, …)",
+    ),
     spec("help", &[], "", "every key and command"),
     spec("quit", &["q", "exit"], "", "leave the console"),
 ];
@@ -134,9 +179,11 @@ pub fn parse(line: &str) -> Result<Order, String> {
 fn find(word: &str) -> Result<(Spec, &'static str), String> {
     let word = word.to_lowercase();
     let names = || {
-        COMMANDS
-            .iter()
-            .flat_map(|s| std::iter::once(s.name).chain(s.aliases.iter().copied()).map(move |n| (*s, n)))
+        COMMANDS.iter().flat_map(|s| {
+            std::iter::once(s.name)
+                .chain(s.aliases.iter().copied())
+                .map(move |n| (*s, n))
+        })
     };
     if let Some(found) = names().find(|(_, n)| *n == word) {
         return Ok(found);
@@ -145,12 +192,13 @@ fn find(word: &str) -> Result<(Spec, &'static str), String> {
     matches.dedup_by_key(|(s, _)| s.name);
     match matches.as_slice() {
         [one] => Ok(*one),
-        [] => Err(format!(
-            "no command ':{word}' (try :help for the list)"
-        )),
+        [] => Err(format!("no command ':{word}' (try :help for the list)")),
         many => Err(format!(
             ":{word} could be {}",
-            many.iter().map(|(s, _)| format!(":{}", s.name)).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(|(s, _)| format!(":{}", s.name))
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
     }
 }
@@ -208,7 +256,10 @@ mod tests {
         );
         assert!(parse("sev 7").is_err_and(|e| e.contains("1 to 4")));
         assert!(parse("region").is_err_and(|e| e.contains(":region needs ID")));
-        assert_eq!(parse("filter kind:cloud_sql"), Ok(Order::Filter("kind:cloud_sql".into())));
+        assert_eq!(
+            parse("filter kind:cloud_sql"),
+            Ok(Order::Filter("kind:cloud_sql".into()))
+        );
         assert_eq!(parse("clear"), Ok(Order::Filter(String::new())));
     }
 

@@ -23,7 +23,9 @@ impl App {
         let mut input = Input::new(prompt, text);
         input.hint = Some(match prompt {
             Prompt::Filter => "words, region: kind: status: sev: role:".to_string(),
-            Prompt::Command => "queues, topology, region ID, sev N, help… (Tab completes)".to_string(),
+            Prompt::Command => {
+                "queues, topology, region ID, sev N, help… (Tab completes)".to_string()
+            }
         });
         self.input = Some(input);
         Effect::Redraw

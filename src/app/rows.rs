@@ -9,6 +9,21 @@ use super::format::{fallback_text, shown_state};
 use crate::model::{ServiceView, Snapshot};
 use crate::ui::text::{sanitize, width};
 
+/// The words a service's state is shown as, in the order the header counts them.
+pub const STATE_WORDS: [&str; 7] = [
+    "down", "degraded", "impacted", "unknown", "up", "loading", "stale",
+];
+
+/// How many services show each of [`STATE_WORDS`].
+pub type StateCounts = [usize; 7];
+
+fn count_into(counts: &mut StateCounts, s: &ServiceView) {
+    let word = shown_state(s);
+    if let Some(k) = STATE_WORDS.iter().position(|w| *w == word) {
+        counts[k] += 1;
+    }
+}
+
 /// Roles in the order the topology view stacks them, the way a request travels.
 pub const ROLES: [&str; 5] = ["edge", "compute", "queues", "data", "platform"];
 
@@ -64,6 +79,12 @@ pub struct Rows {
     /// Services region by region (estate order, those without a region last), then role by
     /// role ([`ROLES`]), worst first within a role.
     pub topology: Vec<usize>,
+    /// Where each topology column (in [`region_columns`] order) lies in `topology`.
+    pub topology_columns: Vec<std::ops::Range<usize>>,
+    /// Every service of the estate by shown state (the filter does not apply).
+    pub state_counts: StateCounts,
+    /// The same per topology column.
+    pub column_counts: Vec<StateCounts>,
     /// Queue services, worst first.
     pub queues: Vec<usize>,
     /// Events, newest first.
@@ -122,12 +143,24 @@ impl Rows {
             .collect();
         let map: Vec<usize> = (0..services.len()).filter(|&i| passes[i]).collect();
 
+        let columns = region_columns(snapshot);
         let mut topology = Vec::with_capacity(map.len());
-        for region in region_columns(snapshot) {
+        let mut topology_columns = Vec::with_capacity(columns.len());
+        for region in &columns {
+            let start = topology.len();
             for role in ROLES {
                 topology.extend(map.iter().copied().filter(|&i| {
-                    services[i].region.as_deref() == region && services[i].kind.role() == role
+                    services[i].region.as_deref() == *region && services[i].kind.role() == role
                 }));
+            }
+            topology_columns.push(start..topology.len());
+        }
+        let mut state_counts = StateCounts::default();
+        let mut column_counts = vec![StateCounts::default(); columns.len()];
+        for s in services {
+            count_into(&mut state_counts, s);
+            if let Some(c) = columns.iter().position(|r| *r == s.region.as_deref()) {
+                count_into(&mut column_counts[c], s);
             }
         }
 
@@ -157,6 +190,9 @@ impl Rows {
         Rows {
             map,
             topology,
+            topology_columns,
+            state_counts,
+            column_counts,
             queues,
             events,
             position,

@@ -374,7 +374,11 @@ fn the_command_line_switches_views_and_sets_filter_terms() {
     typed(&mut app, "queues");
     app.handle_key(key(KeyCode::Enter));
     assert_eq!(app.view(), View::Queues);
-    assert_eq!(selected(&app), Some("tasks"), "the queues view selects a queue");
+    assert_eq!(
+        selected(&app),
+        Some("tasks"),
+        "the queues view selects a queue"
+    );
     app.handle_key(ch(':'));
     typed(&mut app, "region africa-south1");
     app.handle_key(key(KeyCode::Enter));
@@ -417,7 +421,11 @@ fn freezing_holds_the_screen_and_says_when_newer_data_waits() {
     report_all(&mut m, later, "telemetry");
     assert!(app.set_snapshot(m.snapshot(later)), "the badge appears");
     assert!(app.newer_data_held());
-    assert_eq!(app.snapshot().services[0].id, "sql", "the screen holds still");
+    assert_eq!(
+        app.snapshot().services[0].id,
+        "sql",
+        "the screen holds still"
+    );
     assert!(!app.set_snapshot(m.snapshot(later + TimeDelta::seconds(1))));
     app.handle_key(ch('f'));
     assert!(app.frozen_at().is_none());

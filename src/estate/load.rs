@@ -135,6 +135,7 @@ const TOP_KEYS: &[&str] = &[
     "rto",
     "rpo",
     "read_only",
+    "lease",
     "sev_names",
     "gcp",
     "kubeconfig",
@@ -157,6 +158,10 @@ fn read_estate(
     let rto = top.duration(ctx, "rto");
     let rpo = top.duration(ctx, "rpo");
     let read_only = top.bool(ctx, "read_only").unwrap_or(false);
+    let lease = top
+        .get("lease")
+        .map(|v| super::lease::read_lease(ctx, v))
+        .unwrap_or_default();
     let sev_names = read_sev_names(ctx, &mut top);
     let gcp = top.get("gcp").and_then(|v| read_gcp(ctx, v));
     let kubeconfig = top
@@ -183,6 +188,7 @@ fn read_estate(
         rto,
         rpo,
         read_only,
+        lease,
         sev_names,
         gcp,
         kubeconfig,

@@ -33,7 +33,9 @@ pub fn to_nagios(snapshot: &Snapshot, timed_out: bool) -> String {
             .filter(|s| matches!(s.status, Status::Down | Status::Degraded))
             .take(3)
             .map(|s| {
-                let sev = s.sev.map_or_else(String::new, |v| format!(" {}", snapshot.sev_name(v)));
+                let sev = s
+                    .sev
+                    .map_or_else(String::new, |v| format!(" {}", snapshot.sev_name(v)));
                 format!("{} {}{sev}", one_line(&s.id), s.status)
             })
             .collect();
@@ -67,12 +69,17 @@ pub fn to_nagios(snapshot: &Snapshot, timed_out: bool) -> String {
             perf.push(perf_label(&format!("{}_depth", q.service), &d.to_string()));
         }
         if let Some(a) = q.oldest_age_s {
-            perf.push(perf_label(&format!("{}_oldest", q.service), &format!("{a}s")));
+            perf.push(perf_label(
+                &format!("{}_oldest", q.service),
+                &format!("{a}s"),
+            ));
         }
     }
     let mut out = format!("{headline} | {}\n", perf.join(" "));
     for s in problems {
-        let sev = s.sev.map_or_else(|| "-".to_string(), |v| snapshot.sev_name(v).to_string());
+        let sev = s
+            .sev
+            .map_or_else(|| "-".to_string(), |v| snapshot.sev_name(v).to_string());
         let why = s.error.as_deref().unwrap_or(&s.summary);
         let mut line = format!("{sev} {} {}", one_line(&s.id), s.state_word());
         if s.stale {

@@ -24,7 +24,9 @@ impl Family {
 
 /// A label value escaped for the text format.
 fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 fn labels(pairs: &[(&str, &str)]) -> String {
@@ -38,7 +40,10 @@ fn labels(pairs: &[(&str, &str)]) -> String {
 /// The exposition text for a snapshot.
 pub fn to_prometheus(snapshot: &Snapshot, timed_out: bool) -> String {
     let estate = snapshot.estate.as_str();
-    let mut up = Family::new("opsdeck_service_up", "1 when the service's own probe says up.");
+    let mut up = Family::new(
+        "opsdeck_service_up",
+        "1 when the service's own probe says up.",
+    );
     let mut status = Family::new(
         "opsdeck_service_status",
         "The service's own status, one series per possible status (1 for the current one).",
@@ -47,17 +52,35 @@ pub fn to_prometheus(snapshot: &Snapshot, timed_out: bool) -> String {
         "opsdeck_service_sev",
         "Effective SEV (1 worst … 4); absent when up and impacted by nothing.",
     );
-    let mut declared = Family::new("opsdeck_service_declared_sev", "SEV of the service's full outage.");
-    let mut impacted = Family::new("opsdeck_service_impacted", "1 when a dependency's failure impacts the service.");
-    let mut stale = Family::new("opsdeck_service_stale", "1 when the service's data is stale.");
+    let mut declared = Family::new(
+        "opsdeck_service_declared_sev",
+        "SEV of the service's full outage.",
+    );
+    let mut impacted = Family::new(
+        "opsdeck_service_impacted",
+        "1 when a dependency's failure impacts the service.",
+    );
+    let mut stale = Family::new(
+        "opsdeck_service_stale",
+        "1 when the service's data is stale.",
+    );
     let mut observed = Family::new(
         "opsdeck_service_observed_timestamp_seconds",
         "When the service was last observed (Unix time).",
     );
-    let mut latency = Family::new("opsdeck_probe_latency_seconds", "Latency the probe measured.");
+    let mut latency = Family::new(
+        "opsdeck_probe_latency_seconds",
+        "Latency the probe measured.",
+    );
     let mut depth = Family::new("opsdeck_queue_depth", "Messages waiting in the queue.");
-    let mut age = Family::new("opsdeck_queue_oldest_age_seconds", "Age of the oldest waiting message.");
-    let mut consumers = Family::new("opsdeck_queue_consumers", "Consumers attached to the queue.");
+    let mut age = Family::new(
+        "opsdeck_queue_oldest_age_seconds",
+        "Age of the oldest waiting message.",
+    );
+    let mut consumers = Family::new(
+        "opsdeck_queue_consumers",
+        "Consumers attached to the queue.",
+    );
 
     for s in &snapshot.services {
         let region = s.region.as_deref().unwrap_or("");
@@ -67,7 +90,8 @@ pub fn to_prometheus(snapshot: &Snapshot, timed_out: bool) -> String {
             ("kind", s.kind.as_str()),
             ("region", region),
         ]);
-        up.samples.push((base.clone(), f64::from(u8::from(s.status == Status::Up))));
+        up.samples
+            .push((base.clone(), f64::from(u8::from(s.status == Status::Up))));
         for st in [Status::Up, Status::Degraded, Status::Down, Status::Unknown] {
             let l = labels(&[
                 ("estate", estate),
@@ -76,23 +100,39 @@ pub fn to_prometheus(snapshot: &Snapshot, timed_out: bool) -> String {
                 ("region", region),
                 ("status", st.as_str()),
             ]);
-            status.samples.push((l, f64::from(u8::from(s.status == st))));
+            status
+                .samples
+                .push((l, f64::from(u8::from(s.status == st))));
         }
         if let Some(v) = s.sev {
             sev.samples.push((base.clone(), f64::from(v)));
         }
-        declared.samples.push((base.clone(), f64::from(s.declared_sev)));
-        impacted.samples.push((base.clone(), f64::from(u8::from(s.is_impacted()))));
-        stale.samples.push((base.clone(), f64::from(u8::from(s.stale))));
+        declared
+            .samples
+            .push((base.clone(), f64::from(s.declared_sev)));
+        impacted
+            .samples
+            .push((base.clone(), f64::from(u8::from(s.is_impacted()))));
+        stale
+            .samples
+            .push((base.clone(), f64::from(u8::from(s.stale))));
         if let Some(at) = s.observed_at {
-            observed.samples.push((base.clone(), at.timestamp_millis() as f64 / 1000.0));
+            observed
+                .samples
+                .push((base.clone(), at.timestamp_millis() as f64 / 1000.0));
         }
-        if let Some(ms) = s.metrics.get("latency_ms").and_then(serde_json::Value::as_f64) {
+        if let Some(ms) = s
+            .metrics
+            .get("latency_ms")
+            .and_then(serde_json::Value::as_f64)
+        {
             latency.samples.push((base.clone(), ms / 1000.0));
         }
     }
     for q in &snapshot.queues {
-        let Some(s) = snapshot.service(&q.service) else { continue };
+        let Some(s) = snapshot.service(&q.service) else {
+            continue;
+        };
         let l = labels(&[
             ("estate", estate),
             ("service", &q.service),

@@ -42,6 +42,16 @@ impl Google {
         &self.client
     }
 
+    /// The same client with an empty list cache: lists are read anew instead of reused (for
+    /// runbook waits and drills, which must see a change as soon as it happens).
+    #[must_use]
+    pub fn fresh(&self) -> Google {
+        Google {
+            client: Arc::clone(&self.client),
+            lists: Arc::new(batch::ListCache::default()),
+        }
+    }
+
     /// The items of the list at `path` on the API at `host`, shared with every other
     /// service of the same list (see [`batch`]).
     pub async fn list(&self, host: &str, path: &str, field: &'static str) -> batch::Listed {

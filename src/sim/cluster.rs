@@ -102,10 +102,15 @@ async fn listen(ip: IpAddr) -> std::io::Result<(TcpListener, SocketAddr)> {
     Ok((listener, addr))
 }
 
-fn http_task(listener: TcpListener, app: Router, mut stopping: watch::Receiver<bool>) -> JoinHandle<()> {
-    let server = axum::serve(net::Limited::new(listener, MAX_CONNECTIONS), app).with_graceful_shutdown(async move {
-        let _ = stopping.wait_for(|s| *s).await;
-    });
+fn http_task(
+    listener: TcpListener,
+    app: Router,
+    mut stopping: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    let server = axum::serve(net::Limited::new(listener, MAX_CONNECTIONS), app)
+        .with_graceful_shutdown(async move {
+            let _ = stopping.wait_for(|s| *s).await;
+        });
     tokio::spawn(async move {
         if let Err(e) = server.await {
             tracing::error!("cluster-side listener stopped: {e}");
@@ -115,7 +120,14 @@ fn http_task(listener: TcpListener, app: Router, mut stopping: watch::Receiver<b
 
 impl Cluster {
     /// Materialises the cluster side of `estate` and starts its listeners on `ip` (loopback).
-    pub async fn start(estate: &Estate, scenario: Option<&Scenario>, ip: IpAddr, started: Instant, speed: f64, stopping: watch::Receiver<bool>) -> std::io::Result<Cluster> {
+    pub async fn start(
+        estate: &Estate,
+        scenario: Option<&Scenario>,
+        ip: IpAddr,
+        started: Instant,
+        speed: f64,
+        stopping: watch::Receiver<bool>,
+    ) -> std::io::Result<Cluster> {
         let clock = SimClock::new(started, speed);
         let mut world = ClusterWorld::new(estate, scenario, clock);
         let mut endpoints = Vec::new();
@@ -128,11 +140,24 @@ impl Cluster {
             let node = &mut world.redis.nodes[i];
             node.port = addr.port();
             let sentinel = node.role == Role::Sentinel;
-            let name = node.estate.clone().unwrap_or_else(|| format!("{} (no estate address)", if node.role == Role::Replica { "replica" } else { "node" }));
+            let name = node.estate.clone().unwrap_or_else(|| {
+                format!(
+                    "{} (no estate address)",
+                    if node.role == Role::Replica {
+                        "replica"
+                    } else {
+                        "node"
+                    }
+                )
+            });
             if let Some(a) = &node.estate {
                 redis_map.insert(a.clone(), addr);
             }
-            endpoints.push(ClusterEndpoint { kind: if sentinel { "sentinel" } else { "redis" }, name, url: format!("redis://{addr}") });
+            endpoints.push(ClusterEndpoint {
+                kind: if sentinel { "sentinel" } else { "redis" },
+                name,
+                url: format!("redis://{addr}"),
+            });
             redis_listeners.push(l);
         }
         let mut kube_listeners = Vec::new();
@@ -140,7 +165,11 @@ impl Cluster {
         for c in &world.kube {
             let (l, addr) = listen(ip).await?;
             contexts.push((c.context.clone(), addr));
-            endpoints.push(ClusterEndpoint { kind: "kubernetes", name: c.context.clone(), url: format!("http://{addr}") });
+            endpoints.push(ClusterEndpoint {
+                kind: "kubernetes",
+                name: c.context.clone(),
+                url: format!("http://{addr}"),
+            });
             kube_listeners.push(l);
         }
         let mut rabbit_listeners = Vec::new();
@@ -148,7 +177,11 @@ impl Cluster {
             let (l, addr) = listen(ip).await?;
             b.port = addr.port();
             http_map.insert(b.authority.clone(), addr);
-            endpoints.push(ClusterEndpoint { kind: "rabbitmq", name: b.authority.clone(), url: format!("http://{addr}") });
+            endpoints.push(ClusterEndpoint {
+                kind: "rabbitmq",
+                name: b.authority.clone(),
+                url: format!("http://{addr}"),
+            });
             rabbit_listeners.push(l);
         }
         let mut prom_listeners: Vec<(TcpListener, Vec<usize>)> = Vec::new();
@@ -160,8 +193,16 @@ impl Cluster {
             } else {
                 let (l, addr) = listen(ip).await?;
                 http_map.insert(authority.clone(), addr);
-                let kind = if world.prom[i].exporter().is_some() { "exporter" } else { "prometheus" };
-                endpoints.push(ClusterEndpoint { kind, name: format!("{} ({authority})", world.prom[i].service), url: format!("http://{addr}") });
+                let kind = if world.prom[i].exporter().is_some() {
+                    "exporter"
+                } else {
+                    "prometheus"
+                };
+                endpoints.push(ClusterEndpoint {
+                    kind,
+                    name: format!("{} ({authority})", world.prom[i].service),
+                    url: format!("http://{addr}"),
+                });
                 prom_listeners.push((l, Vec::new()));
                 by_authority.insert(authority.clone(), prom_listeners.len() - 1);
                 prom_listeners.len() - 1
@@ -170,43 +211,90 @@ impl Cluster {
             prom_listeners[slot].1.push(i);
         }
 
-        let node_up: Vec<watch::Sender<bool>> = (0..world.redis.nodes.len()).map(|_| watch::channel(true).0).collect();
-        let shared = Arc::new(ClusterShared { world: Mutex::new(world), clock, stopping: stopping.clone(), node_up, requests: AtomicU64::new(0) });
+        let node_up: Vec<watch::Sender<bool>> = (0..world.redis.nodes.len())
+            .map(|_| watch::channel(true).0)
+            .collect();
+        let shared = Arc::new(ClusterShared {
+            world: Mutex::new(world),
+            clock,
+            stopping: stopping.clone(),
+            node_up,
+            requests: AtomicU64::new(0),
+        });
         let mut tasks = Vec::new();
         for (i, l) in redis_listeners.into_iter().enumerate() {
             let up = shared.node_up[i].subscribe();
-            tasks.push(tokio::spawn(redis::serve_node(Arc::clone(&shared), i, l, up)));
+            tasks.push(tokio::spawn(redis::serve_node(
+                Arc::clone(&shared),
+                i,
+                l,
+                up,
+            )));
         }
         for (i, l) in kube_listeners.into_iter().enumerate() {
-            let state = Arc::new(kube::KubeServer { shared: Arc::clone(&shared), cluster: i, addr: contexts[i].1.to_string() });
+            let state = Arc::new(kube::KubeServer {
+                shared: Arc::clone(&shared),
+                cluster: i,
+                addr: contexts[i].1.to_string(),
+            });
             let app = Router::new().fallback(kube::serve).with_state(state);
             tasks.push(http_task(l, app, stopping.clone()));
         }
         for (i, l) in rabbit_listeners.into_iter().enumerate() {
-            let state = Arc::new(rabbitmq::RabbitServer { shared: Arc::clone(&shared), broker: i });
+            let state = Arc::new(rabbitmq::RabbitServer {
+                shared: Arc::clone(&shared),
+                broker: i,
+            });
             let app = Router::new().fallback(rabbitmq::serve).with_state(state);
             tasks.push(http_task(l, app, stopping.clone()));
         }
         for (l, endpoints) in prom_listeners {
-            let state = Arc::new(prometheus::PromServer { shared: Arc::clone(&shared), endpoints });
+            let state = Arc::new(prometheus::PromServer {
+                shared: Arc::clone(&shared),
+                endpoints,
+            });
             let app = Router::new().fallback(prometheus::serve).with_state(state);
             tasks.push(http_task(l, app, stopping.clone()));
         }
         if !(shared.node_up.is_empty() && contexts.is_empty()) {
             tasks.push(tokio::spawn(ticker(Arc::clone(&shared))));
         }
-        let mut cluster = Cluster { shared, tasks, redis_map, http_map, contexts, endpoints, kubeconfig: None, lines: Vec::new() };
+        let mut cluster = Cluster {
+            shared,
+            tasks,
+            redis_map,
+            http_map,
+            contexts,
+            endpoints,
+            kubeconfig: None,
+            lines: Vec::new(),
+        };
         if !cluster.contexts.is_empty() {
             let port = cluster.contexts.first().map_or(0, |c| c.1.port());
-            let path = std::env::temp_dir().join(format!("opsdeck-sim-{}-{port}.kubeconfig", std::process::id()));
+            let path = std::env::temp_dir().join(format!(
+                "opsdeck-sim-{}-{port}.kubeconfig",
+                std::process::id()
+            ));
             match std::fs::write(&path, cluster.kubeconfig_yaml()) {
                 Ok(()) => cluster.kubeconfig = Some(path),
-                Err(e) => tracing::warn!("cannot write the simulator's kubeconfig to {}: {e}", path.display()),
+                Err(e) => tracing::warn!(
+                    "cannot write the simulator's kubeconfig to {}: {e}",
+                    path.display()
+                ),
             }
         }
         let lines = {
-            let world = cluster.shared.world.lock().unwrap_or_else(PoisonError::into_inner);
-            describe::lines(estate, &world, &cluster.contexts, cluster.kubeconfig.as_deref())
+            let world = cluster
+                .shared
+                .world
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            describe::lines(
+                estate,
+                &world,
+                &cluster.contexts,
+                cluster.kubeconfig.as_deref(),
+            )
         };
         cluster.lines = lines;
         Ok(cluster)
@@ -218,11 +306,19 @@ impl Cluster {
         let q = |s: &str| serde_json::Value::String(s.to_string()).to_string();
         let mut y = String::from("apiVersion: v1\nkind: Config\npreferences: {}\nclusters:\n");
         for (name, addr) in &self.contexts {
-            let _ = write!(y, "- name: {}\n  cluster:\n    server: \"http://{addr}\"\n", q(name));
+            let _ = write!(
+                y,
+                "- name: {}\n  cluster:\n    server: \"http://{addr}\"\n",
+                q(name)
+            );
         }
         y.push_str("contexts:\n");
         for (name, _) in &self.contexts {
-            let _ = write!(y, "- name: {0}\n  context:\n    cluster: {0}\n    user: \"opsdeck-sim\"\n    namespace: \"default\"\n", q(name));
+            let _ = write!(
+                y,
+                "- name: {0}\n  context:\n    cluster: {0}\n    user: \"opsdeck-sim\"\n    namespace: \"default\"\n",
+                q(name)
+            );
         }
         y.push_str("users:\n- name: \"opsdeck-sim\"\n  user:\n    token: \"opsdeck-sim-token\"\n");
         if let Some((first, _)) = self.contexts.first() {
@@ -256,13 +352,23 @@ impl Cluster {
     pub fn redirect(&self, estate: &mut Estate) {
         for s in &mut estate.services {
             match &mut s.target {
-                Target::Redis { url, sentinel_master, .. } => {
-                    let default = if sentinel_master.is_some() { 26379 } else { 6379 };
+                Target::Redis {
+                    url,
+                    sentinel_master,
+                    ..
+                } => {
+                    let default = if sentinel_master.is_some() {
+                        26379
+                    } else {
+                        6379
+                    };
                     rewrite(url, default, &self.redis_map, "redis");
                 }
                 Target::RedisQueue { url, .. } => rewrite(url, 6379, &self.redis_map, "redis"),
                 Target::RabbitmqQueue { url, .. } => rewrite(url, 15672, &self.http_map, "http"),
-                Target::Prometheus { url, .. } | Target::Promql { url, .. } => rewrite(url, 80, &self.http_map, "http"),
+                Target::Prometheus { url, .. } | Target::Promql { url, .. } => {
+                    rewrite(url, 80, &self.http_map, "http");
+                }
                 _ => {}
             }
         }
@@ -270,7 +376,10 @@ impl Cluster {
 
     pub async fn shutdown(mut self) {
         for task in std::mem::take(&mut self.tasks) {
-            if tokio::time::timeout(Duration::from_secs(5), task).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .is_err()
+            {
                 tracing::warn!("a cluster-side listener did not stop in time");
             }
         }
@@ -292,10 +401,15 @@ impl Drop for Cluster {
 /// that address (TLS schemes become plain: the simulator speaks no TLS).
 fn rewrite(url: &mut String, default_port: u16, map: &BTreeMap<String, SocketAddr>, plain: &str) {
     let p = url_parts(url, default_port);
-    let Some(addr) = map.get(&p.authority) else { return };
+    let Some(addr) = map.get(&p.authority) else {
+        return;
+    };
     let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let userinfo = rest[..end].rsplit_once('@').map(|(u, _)| format!("{u}@")).unwrap_or_default();
+    let userinfo = rest[..end]
+        .rsplit_once('@')
+        .map(|(u, _)| format!("{u}@"))
+        .unwrap_or_default();
     *url = format!("{plain}://{userinfo}{addr}{}", p.rest);
 }
 
@@ -319,7 +433,10 @@ mod tests {
     #[test]
     fn urls_keep_credentials_path_and_database() {
         let mut map = BTreeMap::new();
-        map.insert("10.0.0.5:6379".to_string(), SocketAddr::from(([127, 0, 0, 1], 4000)));
+        map.insert(
+            "10.0.0.5:6379".to_string(),
+            SocketAddr::from(([127, 0, 0, 1], 4000)),
+        );
         let mut url = "rediss://:secret@10.0.0.5/3".to_string();
         rewrite(&mut url, 6379, &map, "redis");
         assert_eq!(url, "redis://:secret@127.0.0.1:4000/3");

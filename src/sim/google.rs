@@ -8,11 +8,15 @@
 pub(crate) mod cloud_run;
 pub(crate) mod cloud_sql;
 mod errors;
+mod knative_view;
 mod memorystore;
 mod monitoring;
+mod monitoring_filter;
 mod operations;
 mod promql;
+mod promql_parse;
 mod run_knative;
+pub(crate) mod sql_backups;
 mod tasks;
 
 use std::time::Duration;
@@ -89,7 +93,9 @@ pub(crate) fn answer(world: &mut World, call: &Call) -> Answer {
             return errors::no_method().into();
         }
         let api = call_api_host(&world.resources[i].path);
-        return guarded(world, &[i], &api, |w| Reply::ok(w.resources[i].body.clone()));
+        return guarded(world, &[i], &api, |w| {
+            Reply::ok(w.resources[i].body.clone())
+        });
     }
     let all: Vec<&str> = call.path.split('/').filter(|s| !s.is_empty()).collect();
     let (segments, verb) = split_verb(&all);
@@ -98,24 +104,64 @@ pub(crate) fn answer(world: &mut World, call: &Call) -> Answer {
         ["sql", "v1beta4", "projects", project, rest @ ..] => {
             cloud_sql::route(world, call, "sql/v1beta4", project, rest, verb.as_deref())
         }
-        ["v1", "projects", project, "instances" | "operations" | "backups", ..] => {
-            cloud_sql::route(world, call, "v1", project, &segments[3..], verb.as_deref())
-        }
-        ["v1", "projects", project, "locations", location, "instances", rest @ ..] => {
-            memorystore::route(world, call, project, location, rest, verb.as_deref())
-        }
-        ["v1", "projects", project, "locations", location, "operations", rest @ ..] => {
-            operations::route_v1(world, call, project, location, rest, verb.as_deref())
-        }
-        ["v1", "projects", project, "locations", location, "services", rest @ ..] => {
-            run_knative::route_projects(world, call, project, location, rest)
-        }
-        ["apis", "serving.knative.dev", "v1", "namespaces", namespace, rest @ ..] => {
-            run_knative::route_namespaces(world, call, namespace, rest)
-        }
-        ["v2", "projects", project, "locations", location, "services" | "operations", ..] => {
-            cloud_run::route(world, call, project, location, &segments[5..], verb.as_deref())
-        }
+        [
+            "v1",
+            "projects",
+            project,
+            "instances" | "operations" | "backups",
+            ..,
+        ] => cloud_sql::route(world, call, "v1", project, &segments[3..], verb.as_deref()),
+        [
+            "v1",
+            "projects",
+            project,
+            "locations",
+            location,
+            "instances",
+            rest @ ..,
+        ] => memorystore::route(world, call, project, location, rest, verb.as_deref()),
+        [
+            "v1",
+            "projects",
+            project,
+            "locations",
+            location,
+            "operations",
+            rest @ ..,
+        ] => operations::route_v1(world, call, project, location, rest, verb.as_deref()),
+        [
+            "v1",
+            "projects",
+            project,
+            "locations",
+            location,
+            "services",
+            rest @ ..,
+        ] => run_knative::route_projects(world, call, project, location, rest),
+        [
+            "apis",
+            "serving.knative.dev",
+            "v1",
+            "namespaces",
+            namespace,
+            rest @ ..,
+        ] => run_knative::route_namespaces(world, call, namespace, rest),
+        [
+            "v2",
+            "projects",
+            project,
+            "locations",
+            location,
+            "services" | "operations",
+            ..,
+        ] => cloud_run::route(
+            world,
+            call,
+            project,
+            location,
+            &segments[5..],
+            verb.as_deref(),
+        ),
         [
             version @ ("v2" | "v2beta3" | "v2beta2"),
             "projects",
@@ -124,7 +170,15 @@ pub(crate) fn answer(world: &mut World, call: &Call) -> Answer {
             location,
             "queues",
             rest @ ..,
-        ] => tasks::route(world, call, version, project, location, rest, verb.as_deref()),
+        ] => tasks::route(
+            world,
+            call,
+            version,
+            project,
+            location,
+            rest,
+            verb.as_deref(),
+        ),
         ["v3", "projects", project, "timeSeries"] if get && verb.is_none() => {
             monitoring::time_series(world, call, project)
         }
@@ -245,7 +299,11 @@ pub(crate) fn json_body(call: &Call) -> Result<Map<String, Value>, Reply> {
 }
 
 /// Refuses fields a request message does not have (`at` names the message in the path).
-pub(crate) fn known_fields(map: &Map<String, Value>, at: &str, known: &[&str]) -> Result<(), Reply> {
+pub(crate) fn known_fields(
+    map: &Map<String, Value>,
+    at: &str,
+    known: &[&str],
+) -> Result<(), Reply> {
     match map.keys().find(|k| !known.contains(&k.as_str())) {
         Some(k) => Err(errors::unknown_field(at, k)),
         None => Ok(()),

@@ -34,7 +34,10 @@ impl SimHandle {
         .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
         .collect();
         for api in ["SQL", "CLOUDTASKS", "REDIS", "MONITORING"] {
-            env.push((format!("CLOUDSDK_API_ENDPOINT_OVERRIDES_{api}"), base.clone()));
+            env.push((
+                format!("CLOUDSDK_API_ENDPOINT_OVERRIDES_{api}"),
+                base.clone(),
+            ));
         }
         env.push((
             "CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN".to_string(),
@@ -65,7 +68,10 @@ pub fn ready_estate(source: &str, redirected: &Estate, sim: &SimHandle) -> Resul
     }
     if let Some(Value::Array(services)) = doc.get_mut("service") {
         for service in services.iter_mut().filter_map(Value::as_table_mut) {
-            let id = service.get("id").and_then(Value::as_str).unwrap_or_default();
+            let id = service
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             let url = redirected
                 .service(id)
                 .and_then(|s| url_of(&s.target))

@@ -31,6 +31,9 @@ pub(crate) enum FixedBy {
     /// Only a restore (the data or the instance itself is lost).
     #[default]
     Restore,
+    /// A Cloud Run service failing on its latest revision: sending all traffic to an earlier
+    /// revision clears it.
+    Rollback,
 }
 
 /// Every knob of one resource.
@@ -67,6 +70,7 @@ impl Knobs {
             "fixed_by" => {
                 self.fixed_by = match value.as_str() {
                     Some("failover") => FixedBy::Failover,
+                    Some("rollback") => FixedBy::Rollback,
                     _ => FixedBy::Restore,
                 };
             }

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 
 use crate::sim::cluster::ClusterShared;
 use crate::sim::cluster::clock::{query_param, uid};
-use discovery::Kind;
+use discovery::ApiResource;
 use store::{KubeCluster, Res};
 
 /// The largest request body accepted.
@@ -49,7 +49,12 @@ pub(crate) fn status(code: u16, reason: &str, message: &str, details: Option<Val
     s
 }
 
-pub(crate) fn status_response(code: u16, reason: &str, message: &str, details: Option<Value>) -> Response {
+pub(crate) fn status_response(
+    code: u16,
+    reason: &str,
+    message: &str,
+    details: Option<Value>,
+) -> Response {
     json_response(code, &status(code, reason, message, details))
 }
 
@@ -58,13 +63,14 @@ fn json_response(code: u16, body: &Value) -> Response {
     let _ = serde_json::to_writer(&mut bytes, body);
     let mut response = Response::new(Body::from(bytes));
     *response.status_mut() = http::StatusCode::from_u16(code).unwrap_or(http::StatusCode::OK);
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 
-fn not_found(kind: &Kind, name: &str) -> Response {
+fn not_found(kind: &ApiResource, name: &str) -> Response {
     status_response(
         404,
         "NotFound",
@@ -74,16 +80,26 @@ fn not_found(kind: &Kind, name: &str) -> Response {
 }
 
 fn no_route() -> Response {
-    status_response(404, "NotFound", "the server could not find the requested resource", Some(json!({})))
+    status_response(
+        404,
+        "NotFound",
+        "the server could not find the requested resource",
+        Some(json!({})),
+    )
 }
 
 fn not_allowed(method: &Method) -> Response {
-    status_response(405, "MethodNotAllowed", &format!("the server does not allow this method on the requested resource ({method})"), Some(json!({})))
+    status_response(
+        405,
+        "MethodNotAllowed",
+        &format!("the server does not allow this method on the requested resource ({method})"),
+        Some(json!({})),
+    )
 }
 
 /// What a resource path names.
 struct Target {
-    kind: &'static Kind,
+    kind: &'static ApiResource,
     namespace: Option<String>,
     name: Option<String>,
     sub: Option<String>,
@@ -105,7 +121,12 @@ fn resolve(group: &str, version: &str, rest: &[&str]) -> Option<Target> {
     if namespace.is_some() && !kind.namespaced {
         return None;
     }
-    Some(Target { kind, namespace, name, sub })
+    Some(Target {
+        kind,
+        namespace,
+        name,
+        sub,
+    })
 }
 
 /// The one handler of an API server.
@@ -113,7 +134,12 @@ pub(crate) async fn serve(State(server): State<Arc<KubeServer>>, request: Reques
     server.shared.count_request();
     let (parts, body) = request.into_parts();
     let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
-        return status_response(413, "RequestEntityTooLarge", &format!("the request body is larger than {MAX_BODY} bytes"), None);
+        return status_response(
+            413,
+            "RequestEntityTooLarge",
+            &format!("the request body is larger than {MAX_BODY} bytes"),
+            None,
+        );
     };
     let path = parts.uri.path().to_string();
     let query = parts.uri.query().map(str::to_string);
@@ -123,22 +149,42 @@ pub(crate) async fn serve(State(server): State<Arc<KubeServer>>, request: Reques
         ["version"] if get => json_response(200, &discovery::version()),
         ["healthz" | "livez" | "readyz"] if get => {
             let mut r = Response::new(Body::from("ok"));
-            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
             r
         }
         ["api"] if get => json_response(200, &discovery::core_versions(&server.addr)),
         ["apis"] if get => json_response(200, &discovery::group_list()),
-        ["api", "v1"] if get => discovery::resource_list("", "v1").map_or_else(no_route, |d| json_response(200, &d)),
-        ["apis", group] if get => discovery::api_group(group).map_or_else(no_route, |d| json_response(200, &d)),
-        ["apis", group, version] if get => {
-            discovery::resource_list(group, version).map_or_else(no_route, |d| json_response(200, &d))
+        ["api", "v1"] if get => {
+            discovery::resource_list("", "v1").map_or_else(no_route, |d| json_response(200, &d))
         }
+        ["apis", group] if get => {
+            discovery::api_group(group).map_or_else(no_route, |d| json_response(200, &d))
+        }
+        ["apis", group, version] if get => discovery::resource_list(group, version)
+            .map_or_else(no_route, |d| json_response(200, &d)),
         ["api", "v1", rest @ ..] => match resolve("", "v1", rest) {
-            Some(t) => resource(&server, &parts.method, &parts.headers, query.as_deref(), &body, t),
+            Some(t) => resource(
+                &server,
+                &parts.method,
+                &parts.headers,
+                query.as_deref(),
+                &body,
+                &t,
+            ),
             None => no_route(),
         },
         ["apis", group, version, rest @ ..] => match resolve(group, version, rest) {
-            Some(t) => resource(&server, &parts.method, &parts.headers, query.as_deref(), &body, t),
+            Some(t) => resource(
+                &server,
+                &parts.method,
+                &parts.headers,
+                query.as_deref(),
+                &body,
+                &t,
+            ),
             None => no_route(),
         },
         _ => no_route(),
@@ -154,19 +200,31 @@ fn wants_table(headers: &HeaderMap) -> bool {
         .any(|v| v.contains("as=Table"))
 }
 
-fn resource(server: &Arc<KubeServer>, method: &Method, headers: &HeaderMap, query: Option<&str>, body: &[u8], t: Target) -> Response {
+fn resource(
+    server: &Arc<KubeServer>,
+    method: &Method,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    body: &[u8],
+    t: &Target,
+) -> Response {
     let q = |k: &str| query_param(query, k);
     let table = wants_table(headers);
     let whole = q("includeObject").as_deref() == Some("Object");
     let ns = t.namespace.clone();
     match (method.as_str(), t.name.as_deref(), t.sub.as_deref()) {
         ("GET", None, None) => {
-            let selector = match select::Selector::parse(q("labelSelector").as_deref(), q("fieldSelector").as_deref()) {
+            let selector = match select::Selector::parse(
+                q("labelSelector").as_deref(),
+                q("fieldSelector").as_deref(),
+            ) {
                 Ok(s) => s,
                 Err(e) => return status_response(400, "BadRequest", &e, None),
             };
             if matches!(q("watch").as_deref(), Some("true" | "1")) {
-                let from = q("resourceVersion").and_then(|v| v.parse::<u64>().ok()).filter(|v| *v > 0);
+                let from = q("resourceVersion")
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .filter(|v| *v > 0);
                 let params = watch::Params {
                     res: t.kind.res,
                     namespace: ns,
@@ -174,38 +232,81 @@ fn resource(server: &Arc<KubeServer>, method: &Method, headers: &HeaderMap, quer
                     from,
                     send_initial: q("sendInitialEvents").as_deref() == Some("true"),
                     bookmarks: q("allowWatchBookmarks").as_deref() == Some("true"),
-                    timeout: q("timeoutSeconds").and_then(|s| s.parse().ok()).map(Duration::from_secs),
+                    timeout: q("timeoutSeconds")
+                        .and_then(|s| s.parse().ok())
+                        .map(Duration::from_secs),
                     table,
                     whole,
                 };
                 return watch::open(Arc::clone(&server.shared), server.cluster, params);
             }
-            list(server, t.kind, ns.as_deref(), &selector, query, table, whole)
+            list(
+                server,
+                t.kind,
+                ns.as_deref(),
+                &selector,
+                query,
+                table,
+                whole,
+            )
         }
         ("GET", Some(name), None | Some("status")) => {
             let world = server.shared.world_now();
-            let Some(c) = world.kube.get(server.cluster) else { return no_route() };
+            let Some(c) = world.kube.get(server.cluster) else {
+                return no_route();
+            };
             match objects::one(c, t.kind.res, ns.as_deref().unwrap_or_default(), name) {
-                Some(o) if table => json_response(200, &table::table(t.kind.res, &[o], &c.rv.to_string(), whole, c.clock.wall(c.now))),
+                Some(o) if table => json_response(
+                    200,
+                    &table::table(
+                        t.kind.res,
+                        &[o],
+                        &c.rv.to_string(),
+                        whole,
+                        c.clock.wall(c.now),
+                    ),
+                ),
                 Some(o) => json_response(200, &o),
                 None => not_found(t.kind, name),
             }
         }
-        ("GET" | "PATCH" | "PUT", Some(name), Some("scale")) => scale(server, method, headers, body, &t, name),
-        ("PATCH" | "PUT", Some(name), None) => update(server, method, headers, body, &t, name),
-        ("POST", None, None) if t.kind.res == Res::Lease => create_lease(server, body, &t),
-        ("DELETE", Some(name), None) => delete(server, &t, name),
+        ("GET" | "PATCH" | "PUT", Some(name), Some("scale")) => {
+            scale(server, method, headers, body, t, name)
+        }
+        ("PATCH" | "PUT", Some(name), None) => update(server, method, headers, body, t, name),
+        ("POST", None, None) if t.kind.res == Res::Lease => create_lease(server, body, t),
+        ("DELETE", Some(name), None) => delete(server, t, name),
         _ => not_allowed(method),
     }
 }
 
-fn list(server: &KubeServer, kind: &'static Kind, ns: Option<&str>, selector: &select::Selector, query: Option<&str>, table: bool, whole: bool) -> Response {
+fn list(
+    server: &KubeServer,
+    kind: &'static ApiResource,
+    ns: Option<&str>,
+    selector: &select::Selector,
+    query: Option<&str>,
+    table: bool,
+    whole: bool,
+) -> Response {
     let world = server.shared.world_now();
-    let Some(c) = world.kube.get(server.cluster) else { return no_route() };
-    let mut items: Vec<Value> = objects::all(c, kind.res, ns).into_iter().filter(|o| selector.matches(o)).collect();
-    let limit = query_param(query, "limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0).unwrap_or(MAX_PAGE).min(MAX_PAGE);
+    let Some(c) = world.kube.get(server.cluster) else {
+        return no_route();
+    };
+    let mut items: Vec<Value> = objects::all(c, kind.res, ns)
+        .into_iter()
+        .filter(|o| selector.matches(o))
+        .collect();
+    let limit = query_param(query, "limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|l| *l > 0)
+        .unwrap_or(MAX_PAGE)
+        .min(MAX_PAGE);
     let offset = query_param(query, "continue")
-        .and_then(|c| c.rsplit_once('-').and_then(|(_, o)| o.parse::<usize>().ok()))
+        .and_then(|c| {
+            c.rsplit_once('-')
+                .and_then(|(_, o)| o.parse::<usize>().ok())
+        })
         .unwrap_or(0)
         .min(items.len());
     let rv = c.rv.to_string();
@@ -214,7 +315,9 @@ fn list(server: &KubeServer, kind: &'static Kind, ns: Option<&str>, selector: &s
         meta["continue"] = format!("c{rv}-{}", offset + limit).into();
         meta["remainingItemCount"] = (items.len() - offset - limit).into();
     }
-    let page: Vec<Value> = items.drain(offset..(offset + limit).min(items.len())).collect();
+    let page: Vec<Value> = items
+        .drain(offset..(offset + limit).min(items.len()))
+        .collect();
     let body = if table {
         let mut t = table::table(kind.res, &page, &rv, whole, c.clock.wall(c.now));
         t["metadata"] = meta;
@@ -226,94 +329,174 @@ fn list(server: &KubeServer, kind: &'static Kind, ns: Option<&str>, selector: &s
     json_response(200, &body)
 }
 
-fn parse_body(body: &[u8]) -> Result<Value, Response> {
-    serde_json::from_slice(body).map_err(|e| status_response(400, "BadRequest", &format!("the request body is not JSON: {e}"), None))
+fn parse_body(body: &[u8]) -> Result<Value, Box<Response>> {
+    serde_json::from_slice(body).map_err(|e| {
+        Box::new(status_response(
+            400,
+            "BadRequest",
+            &format!("the request body is not JSON: {e}"),
+            None,
+        ))
+    })
 }
 
-fn patch_of(method: &Method, headers: &HeaderMap, body: &[u8], current: Value) -> Result<Value, Response> {
+fn patch_of(
+    method: &Method,
+    headers: &HeaderMap,
+    body: &[u8],
+    current: Value,
+) -> Result<Value, Box<Response>> {
     let patch = parse_body(body)?;
     if method == Method::PUT {
         return Ok(patch);
     }
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     let Some(kind) = patch::PatchType::from_content_type(ct) else {
-        return Err(status_response(415, "UnsupportedMediaType", &format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got {ct:?})"), None));
+        return Err(Box::new(status_response(
+            415,
+            "UnsupportedMediaType",
+            &format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got {ct:?})"
+            ),
+            None,
+        )));
     };
-    patch::apply(kind, current, &patch).map_err(|e| status_response(422, "Invalid", &e, None))
+    patch::apply(kind, current, &patch)
+        .map_err(|e| Box::new(status_response(422, "Invalid", &e, None)))
 }
 
-fn invalid(kind: &Kind, name: &str, field: &str, value: &Value, why: &str) -> Response {
+fn invalid(kind: &ApiResource, name: &str, field: &str, value: &Value, why: &str) -> Response {
     status_response(
         422,
         "Invalid",
-        &format!("{}.{} \"{name}\" is invalid: {field}: Invalid value: {value}: {why}", kind.kind, kind.group),
-        Some(json!({"name": name, "group": kind.group, "kind": kind.kind, "causes": [{"reason": "FieldValueInvalid", "message": format!("Invalid value: {value}: {why}"), "field": field}]})),
+        &format!(
+            "{}.{} \"{name}\" is invalid: {field}: Invalid value: {value}: {why}",
+            kind.kind, kind.group
+        ),
+        Some(
+            json!({"name": name, "group": kind.group, "kind": kind.kind, "causes": [{"reason": "FieldValueInvalid", "message": format!("Invalid value: {value}: {why}"), "field": field}]}),
+        ),
     )
 }
 
 fn replicas_of(object: &Value) -> Result<Option<u32>, Value> {
     match object.pointer("/spec/replicas") {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => v.as_u64().and_then(|n| u32::try_from(n).ok()).map(Some).ok_or_else(|| v.clone()),
+        Some(v) => v
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .map(Some)
+            .ok_or_else(|| v.clone()),
     }
 }
 
-fn scale(server: &KubeServer, method: &Method, headers: &HeaderMap, body: &[u8], t: &Target, name: &str) -> Response {
+fn scale(
+    server: &KubeServer,
+    method: &Method,
+    headers: &HeaderMap,
+    body: &[u8],
+    t: &Target,
+    name: &str,
+) -> Response {
     if !matches!(t.kind.res, Res::Deployment | Res::StatefulSet) {
         return no_route();
     }
     let mut world = server.shared.world_now();
     let at = server.shared.clock.elapsed();
-    let Some(c) = world.kube.get_mut(server.cluster) else { return no_route() };
+    let Some(c) = world.kube.get_mut(server.cluster) else {
+        return no_route();
+    };
     let Some(i) = c.workload(t.kind.res, t.namespace.as_deref().unwrap_or_default(), name) else {
         return not_found(t.kind, name);
     };
     if method != Method::GET {
         let patched = match patch_of(method, headers, body, objects::scale(c, i)) {
             Ok(p) => p,
-            Err(r) => return r,
+            Err(r) => return *r,
         };
         match replicas_of(&patched) {
             Ok(Some(n)) => c.scale(i, n, at),
             Ok(None) => {}
-            Err(v) => return invalid(t.kind, name, "spec.replicas", &v, "must be greater than or equal to 0"),
+            Err(v) => {
+                return invalid(
+                    t.kind,
+                    name,
+                    "spec.replicas",
+                    &v,
+                    "must be greater than or equal to 0",
+                );
+            }
         }
         c.flush();
     }
     json_response(200, &objects::scale(c, i))
 }
 
-fn update(server: &KubeServer, method: &Method, headers: &HeaderMap, body: &[u8], t: &Target, name: &str) -> Response {
+fn update(
+    server: &KubeServer,
+    method: &Method,
+    headers: &HeaderMap,
+    body: &[u8],
+    t: &Target,
+    name: &str,
+) -> Response {
     let ns = t.namespace.clone().unwrap_or_default();
     let mut world = server.shared.world_now();
     let at = server.shared.clock.elapsed();
-    let Some(c) = world.kube.get_mut(server.cluster) else { return no_route() };
+    let Some(c) = world.kube.get_mut(server.cluster) else {
+        return no_route();
+    };
     if t.kind.res == Res::Lease {
         let Some(current) = c.leases.get(&(ns.clone(), name.to_string())).cloned() else {
             return not_found(t.kind, name);
         };
         let next = match patch_of(method, headers, body, current.clone()) {
             Ok(p) => p,
-            Err(r) => return r,
+            Err(r) => return *r,
         };
         return save_lease(c, t.kind, &ns, name, &current, next, method == Method::PUT);
     }
-    if !matches!(t.kind.res, Res::Deployment | Res::StatefulSet | Res::DaemonSet) {
+    if !matches!(
+        t.kind.res,
+        Res::Deployment | Res::StatefulSet | Res::DaemonSet
+    ) {
         return not_allowed(method);
     }
-    let Some(i) = c.workload(t.kind.res, &ns, name) else { return not_found(t.kind, name) };
+    let Some(i) = c.workload(t.kind.res, &ns, name) else {
+        return not_found(t.kind, name);
+    };
     let before = objects::workload(c, i);
     let after = match patch_of(method, headers, body, before.clone()) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let replicas = match replicas_of(&after) {
         Ok(r) => r,
-        Err(v) => return invalid(t.kind, name, "spec.replicas", &v, "must be greater than or equal to 0"),
+        Err(v) => {
+            return invalid(
+                t.kind,
+                name,
+                "spec.replicas",
+                &v,
+                "must be greater than or equal to 0",
+            );
+        }
     };
-    let template = after.pointer("/spec/template").cloned().unwrap_or(Value::Null);
+    let template = after
+        .pointer("/spec/template")
+        .cloned()
+        .unwrap_or(Value::Null);
     if !template.is_object() {
-        return invalid(t.kind, name, "spec.template", &template, "the pod template is required");
+        return invalid(
+            t.kind,
+            name,
+            "spec.template",
+            &template,
+            "the pod template is required",
+        );
     }
     if template != before["spec"]["template"] {
         c.start_rollout(i, at, None, Some(template));
@@ -328,25 +511,45 @@ fn update(server: &KubeServer, method: &Method, headers: &HeaderMap, body: &[u8]
 fn create_lease(server: &KubeServer, body: &[u8], t: &Target) -> Response {
     let mut lease = match parse_body(body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let ns = t.namespace.clone().unwrap_or_else(|| "default".to_string());
-    let name = lease.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
+    let name = lease
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     if name.is_empty() {
-        return invalid(t.kind, "", "metadata.name", &json!(""), "name or generateName is required");
+        return invalid(
+            t.kind,
+            "",
+            "metadata.name",
+            &json!(""),
+            "name or generateName is required",
+        );
     }
     let mut world = server.shared.world_now();
-    let Some(c) = world.kube.get_mut(server.cluster) else { return no_route() };
+    let Some(c) = world.kube.get_mut(server.cluster) else {
+        return no_route();
+    };
     let key = (ns.clone(), name.clone());
     if c.leases.contains_key(&key) {
-        return status_response(409, "AlreadyExists", &format!("leases.coordination.k8s.io \"{name}\" already exists"), Some(json!({"name": name, "group": "coordination.k8s.io", "kind": "leases"})));
+        return status_response(
+            409,
+            "AlreadyExists",
+            &format!("leases.coordination.k8s.io \"{name}\" already exists"),
+            Some(json!({"name": name, "group": "coordination.k8s.io", "kind": "leases"})),
+        );
     }
     lease["kind"] = "Lease".into();
     lease["apiVersion"] = "coordination.k8s.io/v1".into();
     let serial = c.next_serial();
     if let Some(meta) = lease.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.insert("namespace".into(), ns.clone().into());
-        meta.insert("uid".into(), uid(&format!("{}/lease/{ns}/{name}/{serial}", c.context)).into());
+        meta.insert(
+            "uid".into(),
+            uid(&format!("{}/lease/{ns}/{name}/{serial}", c.context)).into(),
+        );
         meta.insert("creationTimestamp".into(), c.clock.stamp(c.now).into());
     }
     c.leases.insert(key.clone(), lease);
@@ -357,22 +560,61 @@ fn create_lease(server: &KubeServer, body: &[u8], t: &Target) -> Response {
 }
 
 /// Stores an updated lease, refusing a stale resource version the way the API server does.
-fn save_lease(c: &mut KubeCluster, kind: &Kind, ns: &str, name: &str, current: &Value, mut next: Value, replace: bool) -> Response {
-    let have = current.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or_default();
-    match next.pointer("/metadata/resourceVersion").and_then(Value::as_str) {
+fn save_lease(
+    c: &mut KubeCluster,
+    kind: &ApiResource,
+    ns: &str,
+    name: &str,
+    current: &Value,
+    mut next: Value,
+    replace: bool,
+) -> Response {
+    let have = current
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    match next
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+    {
         Some(rv) if rv != have => {
-            return status_response(409, "Conflict", &format!("Operation cannot be fulfilled on leases.coordination.k8s.io \"{name}\": the object has been modified; please apply your changes to the latest version and try again"), Some(json!({"name": name, "group": "coordination.k8s.io", "kind": "leases"})));
+            return status_response(
+                409,
+                "Conflict",
+                &format!(
+                    "Operation cannot be fulfilled on leases.coordination.k8s.io \"{name}\": the object has been modified; please apply your changes to the latest version and try again"
+                ),
+                Some(json!({"name": name, "group": "coordination.k8s.io", "kind": "leases"})),
+            );
         }
         None if replace => {
-            return invalid(kind, name, "metadata.resourceVersion", &json!("0x0"), "must be specified for an update");
+            return invalid(
+                kind,
+                name,
+                "metadata.resourceVersion",
+                &json!("0x0"),
+                "must be specified for an update",
+            );
         }
         _ => {}
     }
-    if next.pointer("/metadata/name").and_then(Value::as_str).is_some_and(|n| n != name) {
-        return status_response(400, "BadRequest", "the name of the object does not match the name on the URL", None);
+    if next
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .is_some_and(|n| n != name)
+    {
+        return status_response(
+            400,
+            "BadRequest",
+            "the name of the object does not match the name on the URL",
+            None,
+        );
     }
     for keep in ["uid", "creationTimestamp", "namespace", "name"] {
-        if let (Some(v), Some(meta)) = (current["metadata"].get(keep).cloned(), next.get_mut("metadata").and_then(Value::as_object_mut)) {
+        if let (Some(v), Some(meta)) = (
+            current["metadata"].get(keep).cloned(),
+            next.get_mut("metadata").and_then(Value::as_object_mut),
+        ) {
             meta.insert(keep.into(), v);
         }
     }
@@ -389,10 +631,16 @@ fn delete(server: &KubeServer, t: &Target, name: &str) -> Response {
     let ns = t.namespace.clone().unwrap_or_default();
     let mut world = server.shared.world_now();
     let at = server.shared.clock.elapsed();
-    let Some(c) = world.kube.get_mut(server.cluster) else { return no_route() };
+    let Some(c) = world.kube.get_mut(server.cluster) else {
+        return no_route();
+    };
     match t.kind.res {
         Res::Pod => {
-            let Some(object) = c.pods.get(&(ns.clone(), name.to_string())).map(|p| objects::pod(c, p)) else {
+            let Some(object) = c
+                .pods
+                .get(&(ns.clone(), name.to_string()))
+                .map(|p| objects::pod(c, p))
+            else {
                 return not_found(t.kind, name);
             };
             c.delete_pod(&ns, name, at);
@@ -407,8 +655,11 @@ fn delete(server: &KubeServer, t: &Target, name: &str) -> Response {
             let mut gone = lease.clone();
             objects::set_rv(&mut gone, rv);
             c.push(rv, Res::Lease, store::ChangeKind::Deleted, &ns, gone);
-            json_response(200, &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                "details": {"name": name, "group": "coordination.k8s.io", "kind": "leases", "uid": lease["metadata"]["uid"]}}))
+            json_response(
+                200,
+                &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                "details": {"name": name, "group": "coordination.k8s.io", "kind": "leases", "uid": lease["metadata"]["uid"]}}),
+            )
         }
         _ => not_allowed(&Method::DELETE),
     }

@@ -141,6 +141,18 @@ pub(crate) fn set_path(root: &mut Value, path: &str, value: Value) {
     *node = value;
 }
 
+/// Sets `key` in the object `v`; anything else (a scenario may have set the field to a plain
+/// value) becomes an object first, so writing never fails.
+pub(crate) fn set_key(v: &mut Value, key: &str, value: Value) {
+    if let Value::Object(map) = v {
+        map.insert(key.to_string(), value);
+    } else {
+        let mut map = serde_json::Map::new();
+        map.insert(key.to_string(), value);
+        *v = Value::Object(map);
+    }
+}
+
 /// Removes `path` from `root`: the key from its object, or the item from its array. Nothing
 /// happens when the path leads nowhere.
 pub(crate) fn remove_path(root: &mut Value, path: &str) {

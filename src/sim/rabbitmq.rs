@@ -46,34 +46,67 @@ pub(crate) struct Broker {
 }
 
 /// The keys a scenario may set on a `rabbitmq_queue`.
-pub(crate) const KEYS: &[&str] = &["sim.backlog", "sim.arrival_rate", "sim.dispatch_rate", "dead_letter_rate", "consumers", "messages_unacknowledged", "state", "up"];
+pub(crate) const KEYS: &[&str] = &[
+    "sim.backlog",
+    "sim.arrival_rate",
+    "sim.dispatch_rate",
+    "dead_letter_rate",
+    "consumers",
+    "messages_unacknowledged",
+    "state",
+    "up",
+];
 
 pub(crate) fn set_problem(key: &str, value: &Value) -> Option<String> {
     let ok = match key {
-        "sim.backlog" | "sim.arrival_rate" | "sim.dispatch_rate" | "dead_letter_rate" => value.as_f64().is_some_and(|n| n >= 0.0),
+        "sim.backlog" | "sim.arrival_rate" | "sim.dispatch_rate" | "dead_letter_rate" => {
+            value.as_f64().is_some_and(|n| n >= 0.0)
+        }
         "consumers" | "messages_unacknowledged" => value.as_u64().is_some(),
-        "state" => matches!(value.as_str(), Some("running" | "idle" | "flow" | "down" | "crashed" | "stopped" | "minority")),
+        "state" => matches!(
+            value.as_str(),
+            Some("running" | "idle" | "flow" | "down" | "crashed" | "stopped" | "minority")
+        ),
         "up" => value.is_boolean(),
-        _ => return Some(format!("set key '{key}' means nothing to a rabbitmq_queue; use one of {}", KEYS.join(", "))),
+        _ => {
+            return Some(format!(
+                "set key '{key}' means nothing to a rabbitmq_queue; use one of {}",
+                KEYS.join(", ")
+            ));
+        }
     };
     (!ok).then(|| format!("set key '{key}' is {value}, which is not a valid {key}"))
 }
 
 impl Broker {
     pub fn new(authority: &str) -> Broker {
-        Broker { authority: authority.to_string(), port: 0, up: true, users: vec![("guest".into(), Some("guest".into()))], queues: Vec::new() }
+        Broker {
+            authority: authority.to_string(),
+            port: 0,
+            up: true,
+            users: vec![("guest".into(), Some("guest".into()))],
+            queues: Vec::new(),
+        }
     }
 
     /// Adds a queue (once); returns its index.
     pub fn add_queue(&mut self, vhost: &str, name: &str) -> usize {
-        if let Some(i) = self.queues.iter().position(|q| q.vhost == vhost && q.name == name) {
+        if let Some(i) = self
+            .queues
+            .iter()
+            .position(|q| q.vhost == vhost && q.name == name)
+        {
             return i;
         }
         let dead = is_dead_letter(name);
         self.queues.push(Queue {
             vhost: vhost.to_string(),
             name: name.to_string(),
-            backlog: if dead { Backlog::steady(0, 0.0) } else { Backlog::steady(3 + name.len() as u64 % 7, 12.0) },
+            backlog: if dead {
+                Backlog::steady(0, 0.0)
+            } else {
+                Backlog::steady(3 + name.len() as u64 % 7, 12.0)
+            },
             consumers: if dead { 0 } else { 2 },
             unacked: None,
             state: "running".into(),
@@ -84,11 +117,17 @@ impl Broker {
 
     /// Links every queue to a dead-letter queue on the same vhost named after it.
     pub fn link_dead_letters(&mut self) {
-        let names: Vec<(String, String)> = self.queues.iter().map(|q| (q.vhost.clone(), q.name.clone())).collect();
+        let names: Vec<(String, String)> = self
+            .queues
+            .iter()
+            .map(|q| (q.vhost.clone(), q.name.clone()))
+            .collect();
         for q in &mut self.queues {
             q.dead_letter = names
                 .iter()
-                .find(|(v, n)| *v == q.vhost && n != &q.name && dead_letter_of(n) == Some(q.name.as_str()))
+                .find(|(v, n)| {
+                    *v == q.vhost && n != &q.name && dead_letter_of(n) == Some(q.name.as_str())
+                })
                 .map(|(_, n)| n.clone());
         }
     }
@@ -104,16 +143,25 @@ impl Broker {
         if key == "dead_letter_rate" {
             let target = self.queues.get(queue).and_then(|q| q.dead_letter.clone());
             let vhost = self.queues.get(queue).map(|q| q.vhost.clone());
-            if let Some(dl) = self.queues.iter_mut().find(|q| Some(&q.vhost) == vhost.as_ref() && Some(&q.name) == target.as_ref()) {
+            if let Some(dl) = self
+                .queues
+                .iter_mut()
+                .find(|q| Some(&q.vhost) == vhost.as_ref() && Some(&q.name) == target.as_ref())
+            {
                 dl.backlog.set_growth(at, value.as_f64().unwrap_or(0.0));
             }
             return;
         }
-        let dead = self.queues.get(queue).is_some_and(|q| is_dead_letter(&q.name));
+        let dead = self
+            .queues
+            .get(queue)
+            .is_some_and(|q| is_dead_letter(&q.name));
         if dead && !named && key.starts_with("sim.") {
             return;
         }
-        let Some(q) = self.queues.get_mut(queue) else { return };
+        let Some(q) = self.queues.get_mut(queue) else {
+            return;
+        };
         match key {
             "consumers" => q.consumers = value.as_u64().unwrap_or(0) as u32,
             "messages_unacknowledged" => q.unacked = value.as_u64(),
@@ -131,7 +179,15 @@ fn is_dead_letter(name: &str) -> bool {
 
 /// The queue a dead-letter queue serves, by the usual naming conventions.
 fn dead_letter_of(name: &str) -> Option<&str> {
-    for suffix in [".dead-letter", ".dead_letter", ".dlq", "-dlq", "_dlq", ".dlx", ".dead"] {
+    for suffix in [
+        ".dead-letter",
+        ".dead_letter",
+        ".dlq",
+        "-dlq",
+        "_dlq",
+        ".dlx",
+        ".dead",
+    ] {
         if let Some(base) = name.strip_suffix(suffix) {
             return Some(base);
         }
@@ -145,10 +201,18 @@ fn rate(r: f64) -> Value {
 
 fn queue_json(q: &Queue, at: Duration) -> Value {
     let ready = q.backlog.depth(at);
-    let unacked = q.unacked.unwrap_or(if q.consumers > 0 { ready.min(u64::from(q.consumers) * 10) } else { 0 });
+    let unacked = q.unacked.unwrap_or(if q.consumers > 0 {
+        ready.min(u64::from(q.consumers) * 10)
+    } else {
+        0
+    });
     let published = q.backlog.published(at);
     let delivered = q.backlog.delivered(at);
-    let deliver_rate = if q.consumers > 0 { q.backlog.out_rate(at) } else { 0.0 };
+    let deliver_rate = if q.consumers > 0 {
+        q.backlog.out_rate(at)
+    } else {
+        0.0
+    };
     let mut args = json!({"x-queue-type": "classic"});
     if let Some(dl) = &q.dead_letter {
         args["x-dead-letter-exchange"] = "".into();
@@ -201,8 +265,20 @@ fn queue_json(q: &Queue, at: Duration) -> Value {
 fn overview(b: &Broker, at: Duration) -> Value {
     let qs: Vec<Value> = b.queues.iter().map(|q| queue_json(q, at)).collect();
     let sum = |k: &str| qs.iter().map(|q| q[k].as_u64().unwrap_or(0)).sum::<u64>();
-    let sum_stat = |k: &str| qs.iter().map(|q| q["message_stats"][k].as_u64().unwrap_or(0)).sum::<u64>();
-    let sum_rate = |k: &str| qs.iter().map(|q| q["message_stats"][format!("{k}_details")]["rate"].as_f64().unwrap_or(0.0)).sum::<f64>();
+    let sum_stat = |k: &str| {
+        qs.iter()
+            .map(|q| q["message_stats"][k].as_u64().unwrap_or(0))
+            .sum::<u64>()
+    };
+    let sum_rate = |k: &str| {
+        qs.iter()
+            .map(|q| {
+                q["message_stats"][format!("{k}_details")]["rate"]
+                    .as_f64()
+                    .unwrap_or(0.0)
+            })
+            .sum::<f64>()
+    };
     let consumers: u64 = b.queues.iter().map(|q| u64::from(q.consumers)).sum();
     json!({
         "management_version": VERSION, "rates_mode": "basic",
@@ -248,25 +324,42 @@ pub(crate) struct RabbitServer {
 fn reply(status: StatusCode, body: &Value) -> Response {
     let mut r = Response::new(Body::from(body.to_string()));
     *r.status_mut() = status;
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r.headers_mut().insert(header::VARY, HeaderValue::from_static("accept, accept-encoding, origin"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r.headers_mut().insert(
+        header::VARY,
+        HeaderValue::from_static("accept, accept-encoding, origin"),
+    );
     r
 }
 
 fn not_found() -> Response {
-    reply(StatusCode::NOT_FOUND, &json!({"error": "Object Not Found", "reason": "Not Found"}))
+    reply(
+        StatusCode::NOT_FOUND,
+        &json!({"error": "Object Not Found", "reason": "Not Found"}),
+    )
 }
 
 fn unauthorized() -> Response {
-    let mut r = reply(StatusCode::UNAUTHORIZED, &json!({"error": "not_authorized", "reason": "Not_Authorized"}));
-    r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"RabbitMQ Management\""));
+    let mut r = reply(
+        StatusCode::UNAUTHORIZED,
+        &json!({"error": "not_authorized", "reason": "Not_Authorized"}),
+    );
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"RabbitMQ Management\""),
+    );
     r
 }
 
 /// The user a request authenticates as, if its credentials are right.
 fn authenticate(b: &Broker, headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let encoded = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic "))?;
+    let encoded = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))?;
     let decoded = String::from_utf8(base64_decode(encoded.trim())?).ok()?;
     let (user, pass) = decoded.split_once(':')?;
     b.users
@@ -304,18 +397,34 @@ pub(crate) async fn serve(State(server): State<Arc<RabbitServer>>, request: Requ
     let (parts, _) = request.into_parts();
     let mut world = server.shared.world_now();
     let at = server.shared.clock.elapsed();
-    let Some(b) = world.rabbit.get_mut(server.broker) else { return not_found() };
+    let Some(b) = world.rabbit.get_mut(server.broker) else {
+        return not_found();
+    };
     if !b.up {
-        return reply(StatusCode::SERVICE_UNAVAILABLE, &json!({"error": "service_unavailable", "reason": "the management plugin is not running"}));
+        return reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({"error": "service_unavailable", "reason": "the management plugin is not running"}),
+        );
     }
-    let Some(user) = authenticate(b, &parts.headers) else { return unauthorized() };
-    let segments: Vec<String> = parts.uri.path().split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
+    let Some(user) = authenticate(b, &parts.headers) else {
+        return unauthorized();
+    };
+    let segments: Vec<String> = parts
+        .uri
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(percent_decode)
+        .collect();
     let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
     let method = parts.method.clone();
     let get = method == Method::GET;
     match segs.as_slice() {
         ["api", "overview"] if get => reply(StatusCode::OK, &overview(b, at)),
-        ["api", "whoami"] if get => reply(StatusCode::OK, &json!({"name": user, "tags": ["monitoring"]})),
+        ["api", "whoami"] if get => reply(
+            StatusCode::OK,
+            &json!({"name": user, "tags": ["monitoring"]}),
+        ),
         ["api", "vhosts"] if get => {
             let mut vhosts: Vec<&str> = b.queues.iter().map(|q| q.vhost.as_str()).collect();
             vhosts.push("/");
@@ -325,15 +434,25 @@ pub(crate) async fn serve(State(server): State<Arc<RabbitServer>>, request: Requ
             reply(StatusCode::OK, &Value::Array(list))
         }
         ["api", "aliveness-test", _] if get => reply(StatusCode::OK, &json!({"status": "ok"})),
-        ["api", "health", "checks", "alarms"] if get => reply(StatusCode::OK, &json!({"status": "ok"})),
+        ["api", "health", "checks", "alarms"] if get => {
+            reply(StatusCode::OK, &json!({"status": "ok"}))
+        }
         ["api", "queues"] if get => queues(b, None, parts.uri.query(), at),
         ["api", "queues", vhost] if get => queues(b, Some(vhost), parts.uri.query(), at),
-        ["api", "queues", vhost, name] if get => match b.queues.iter().find(|q| q.vhost == *vhost && q.name == *name) {
+        ["api", "queues", vhost, name] if get => match b
+            .queues
+            .iter()
+            .find(|q| q.vhost == *vhost && q.name == *name)
+        {
             Some(q) => reply(StatusCode::OK, &queue_json(q, at)),
             None => not_found(),
         },
         ["api", "queues", vhost, name, "contents"] if method == Method::DELETE => {
-            match b.queues.iter_mut().find(|q| q.vhost == *vhost && q.name == *name) {
+            match b
+                .queues
+                .iter_mut()
+                .find(|q| q.vhost == *vhost && q.name == *name)
+            {
                 Some(q) => {
                     q.backlog.set_depth(at, 0.0);
                     let mut r = Response::new(Body::empty());
@@ -343,23 +462,43 @@ pub(crate) async fn serve(State(server): State<Arc<RabbitServer>>, request: Requ
                 None => not_found(),
             }
         }
-        ["api", ..] if !get => reply(StatusCode::METHOD_NOT_ALLOWED, &json!({"error": "Method Not Allowed", "reason": "Method Not Allowed"})),
+        ["api", ..] if !get => reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &json!({"error": "Method Not Allowed", "reason": "Method Not Allowed"}),
+        ),
         _ => not_found(),
     }
 }
 
 fn queues(b: &Broker, vhost: Option<&str>, query: Option<&str>, at: Duration) -> Response {
-    let mut list: Vec<&Queue> = b.queues.iter().filter(|q| vhost.is_none_or(|v| v == q.vhost)).collect();
+    let mut list: Vec<&Queue> = b
+        .queues
+        .iter()
+        .filter(|q| vhost.is_none_or(|v| v == q.vhost))
+        .collect();
     list.sort_by(|a, b| (&a.vhost, &a.name).cmp(&(&b.vhost, &b.name)));
     let items: Vec<Value> = list.into_iter().map(|q| queue_json(q, at)).collect();
-    let Some(page) = query_param(query, "page").and_then(|p| p.parse::<usize>().ok()).filter(|p| *p > 0) else {
+    let Some(page) = query_param(query, "page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .filter(|p| *p > 0)
+    else {
         return reply(StatusCode::OK, &Value::Array(items));
     };
-    let size = query_param(query, "page_size").and_then(|p| p.parse::<usize>().ok()).unwrap_or(100).clamp(1, 500);
+    let size = query_param(query, "page_size")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(100)
+        .clamp(1, 500);
     let total = items.len();
     let pages = total.div_ceil(size).max(1);
-    let chunk: Vec<Value> = items.into_iter().skip((page - 1) * size).take(size).collect();
-    reply(StatusCode::OK, &json!({"filtered_count": total, "item_count": chunk.len(), "items": chunk, "page": page, "page_count": pages, "page_size": size, "total_count": total}))
+    let chunk: Vec<Value> = items
+        .into_iter()
+        .skip((page - 1) * size)
+        .take(size)
+        .collect();
+    reply(
+        StatusCode::OK,
+        &json!({"filtered_count": total, "item_count": chunk.len(), "items": chunk, "page": page, "page_count": pages, "page_size": size, "total_count": total}),
+    )
 }
 
 #[cfg(test)]
@@ -373,18 +512,31 @@ mod tests {
         b.add_queue("/", "notifications.dead-letter");
         b.add_queue("/", "events");
         b.link_dead_letters();
-        assert_eq!(b.queues[0].dead_letter.as_deref(), Some("notifications.dead-letter"));
+        assert_eq!(
+            b.queues[0].dead_letter.as_deref(),
+            Some("notifications.dead-letter")
+        );
         assert_eq!(b.queues[2].dead_letter, None);
         let q = queue_json(&b.queues[0], Duration::from_secs(60));
-        assert_eq!(q["arguments"]["x-dead-letter-routing-key"], "notifications.dead-letter");
+        assert_eq!(
+            q["arguments"]["x-dead-letter-routing-key"],
+            "notifications.dead-letter"
+        );
         assert_eq!(q["consumers"], 2);
-        assert!(q["message_stats"]["publish_details"]["rate"].as_f64().is_some());
+        assert!(
+            q["message_stats"]["publish_details"]["rate"]
+                .as_f64()
+                .is_some()
+        );
         assert_eq!(b.queues[1].consumers, 0);
     }
 
     #[test]
     fn basic_auth_decodes() {
-        assert_eq!(base64_decode("b3BzZGVjazpzM2NyZXQ=").as_deref(), Some(&b"opsdeck:s3cret"[..]));
+        assert_eq!(
+            base64_decode("b3BzZGVjazpzM2NyZXQ=").as_deref(),
+            Some(&b"opsdeck:s3cret"[..])
+        );
         assert!(base64_decode("!!").is_none());
         assert!(set_problem("sim.backlog", &json!(-1)).is_some());
         assert!(set_problem("state", &json!("down")).is_none());

@@ -25,7 +25,12 @@ const MAX_BUFFER: usize = 2 * MAX_BULK + 4096;
 static CLIENT_IDS: AtomicU64 = AtomicU64::new(3);
 
 /// Serves one node until the simulator stops.
-pub(crate) async fn serve_node(shared: Arc<ClusterShared>, node: usize, listener: TcpListener, mut up: watch::Receiver<bool>) {
+pub(crate) async fn serve_node(
+    shared: Arc<ClusterShared>,
+    node: usize,
+    listener: TcpListener,
+    mut up: watch::Receiver<bool>,
+) {
     let Ok(addr) = listener.local_addr() else {
         return;
     };
@@ -87,7 +92,12 @@ async fn refuse(mut stream: TcpStream) {
         .await;
 }
 
-async fn connection(shared: Arc<ClusterShared>, node: usize, mut stream: TcpStream, mut up: watch::Receiver<bool>) {
+async fn connection(
+    shared: Arc<ClusterShared>,
+    node: usize,
+    mut stream: TcpStream,
+    mut up: watch::Receiver<bool>,
+) {
     let _ = stream.set_nodelay(true);
     let id = CLIENT_IDS.fetch_add(1, Ordering::Relaxed);
     let mut conn = {
@@ -150,7 +160,9 @@ async fn connection(shared: Arc<ClusterShared>, node: usize, mut stream: TcpStre
             }
         }
         if buf.len() > MAX_BUFFER {
-            let _ = stream.write_all(b"-ERR Protocol error: request too big\r\n").await;
+            let _ = stream
+                .write_all(b"-ERR Protocol error: request too big\r\n")
+                .await;
             break;
         }
         if !out.is_empty() && stream.write_all(&out).await.is_err() {

@@ -35,23 +35,31 @@ fn text(arg: &[u8]) -> String {
 }
 
 fn arity(name: &str) -> Frame {
-    Frame::error(format!("ERR wrong number of arguments for '{name}' command"))
+    Frame::error(format!(
+        "ERR wrong number of arguments for '{name}' command"
+    ))
 }
 
 fn unknown(args: &[Vec<u8>]) -> Frame {
     let name = text(&args[0]);
-    let rest: String = args[1..]
-        .iter()
-        .take(8)
-        .map(|a| format!("'{}' ", text(a)))
-        .collect();
+    let mut rest = String::new();
+    for a in args[1..].iter().take(8) {
+        rest.push('\'');
+        rest.push_str(&text(a));
+        rest.push_str("' ");
+    }
     Frame::error(format!(
         "ERR unknown command '{name}', with args beginning with: {rest}"
     ))
 }
 
 /// Runs one command; the flag says to close the connection after replying.
-pub(crate) fn execute(world: &mut RedisWorld, conn: &mut Conn, args: &[Vec<u8>], now: &Now) -> (Frame, bool) {
+pub(crate) fn execute(
+    world: &mut RedisWorld,
+    conn: &mut Conn,
+    args: &[Vec<u8>],
+    now: &Now,
+) -> (Frame, bool) {
     let Some(first) = args.first() else {
         return (Frame::error("ERR empty command"), false);
     };
@@ -62,7 +70,10 @@ pub(crate) fn execute(world: &mut RedisWorld, conn: &mut Conn, args: &[Vec<u8>],
     let Some(node) = world.nodes.get(conn.node).cloned() else {
         return (Frame::error("ERR server gone"), true);
     };
-    let password = world.groups.get(node.group).and_then(|g| g.password.clone());
+    let password = world
+        .groups
+        .get(node.group)
+        .and_then(|g| g.password.clone());
     let open = matches!(cmd.as_str(), "auth" | "hello" | "quit" | "reset");
     if password.is_some() && !conn.authed && !open {
         return (Frame::error("NOAUTH Authentication required."), false);
@@ -91,7 +102,13 @@ pub(crate) fn execute(world: &mut RedisWorld, conn: &mut Conn, args: &[Vec<u8>],
         }
         "info" => {
             let asked: Vec<String> = args[1..].iter().map(|a| text(a)).collect();
-            let ctx = redis_info::Ctx { world, node: conn.node, at: now.at, wall: now.wall, uptime: now.uptime };
+            let ctx = redis_info::Ctx {
+                world,
+                node: conn.node,
+                at: now.at,
+                wall: now.wall,
+                uptime: now.uptime,
+            };
             Frame::Verbatim(redis_info::info(&ctx, &asked))
         }
         "role" => role(world, conn.node, now.at),
@@ -100,7 +117,9 @@ pub(crate) fn execute(world: &mut RedisWorld, conn: &mut Conn, args: &[Vec<u8>],
             Frame::bulk(now.wall.timestamp().to_string()),
             Frame::bulk(now.wall.timestamp_subsec_micros().to_string()),
         ]),
-        "sentinel" if sentinel => crate::sim::redis_sentinel::command(world, conn, &args[1..], now.at),
+        "sentinel" if sentinel => {
+            crate::sim::redis_sentinel::command(world, conn, &args[1..], now.at)
+        }
         _ if sentinel => unknown(args),
         "select" => match args.get(1).map(|a| text(a).parse::<u32>()) {
             Some(Ok(db)) if args.len() == 2 && db < 16 => {
@@ -113,7 +132,11 @@ pub(crate) fn execute(world: &mut RedisWorld, conn: &mut Conn, args: &[Vec<u8>],
         },
         "dbsize" => {
             let keys = world.groups.get(node.group).map_or(0, |g| {
-                let lists = g.lists.iter().filter(|((db, _), l)| *db == conn.db && l.depth(now.at) > 0).count() as u64;
+                let lists = g
+                    .lists
+                    .iter()
+                    .filter(|((db, _), l)| *db == conn.db && l.depth(now.at) > 0)
+                    .count() as u64;
                 lists + if conn.db == 0 { g.base_keys() } else { 0 }
             });
             Frame::Integer(keys as i64)
@@ -132,7 +155,9 @@ fn auth(conn: &mut Conn, password: Option<&str>, args: &[Vec<u8>]) -> Frame {
         _ => return arity("auth"),
     };
     match password {
-        None if args.len() == 1 => Frame::error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"),
+        None if args.len() == 1 => Frame::error(
+            "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+        ),
         None if user == "default" => {
             conn.authed = true;
             Frame::ok()
@@ -152,7 +177,9 @@ fn hello(world: &RedisWorld, conn: &mut Conn, password: Option<&str>, args: &[Ve
         match text(v).parse::<u32>() {
             Ok(p @ (2 | 3)) => proto = p,
             Ok(_) => return Frame::error("NOPROTO unsupported protocol version"),
-            Err(_) => return Frame::error("ERR Protocol version is not an integer or out of range"),
+            Err(_) => {
+                return Frame::error("ERR Protocol version is not an integer or out of range");
+            }
         }
         rest = &rest[1..];
     }
@@ -174,7 +201,9 @@ fn hello(world: &RedisWorld, conn: &mut Conn, password: Option<&str>, args: &[Ve
         }
     }
     if password.is_some() && !conn.authed {
-        return Frame::error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        return Frame::error(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+        );
     }
     if name.is_some() {
         conn.name = name;
@@ -205,7 +234,9 @@ fn client(conn: &mut Conn, args: &[Vec<u8>]) -> Frame {
         ("setname", 2) => {
             let name = text(&args[1]);
             if name.contains(' ') {
-                return Frame::error("ERR Client names cannot contain spaces, newlines or special characters.");
+                return Frame::error(
+                    "ERR Client names cannot contain spaces, newlines or special characters.",
+                );
             }
             conn.name = (!name.is_empty()).then_some(name);
             Frame::ok()
@@ -228,7 +259,9 @@ fn client(conn: &mut Conn, args: &[Vec<u8>]) -> Frame {
             if conn.resp3 { 3 } else { 2 }
         )),
         ("no-evict" | "no-touch" | "reply", 2) => Frame::ok(),
-        _ => Frame::error(format!("ERR unknown subcommand or wrong number of arguments for '{sub}'. Try CLIENT HELP.")),
+        _ => Frame::error(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try CLIENT HELP."
+        )),
     }
 }
 
@@ -253,14 +286,22 @@ fn role(world: &RedisWorld, node: usize, at: Duration) -> Frame {
                     .filter(|r| world.node_up(*r) && world.link_ok(*r))
                     .map(|r| {
                         let port = world.nodes.get(r).map_or(0, |x| x.port);
-                        Frame::Array(vec![Frame::bulk("127.0.0.1"), Frame::bulk(port.to_string()), Frame::bulk(offset.to_string())])
+                        Frame::Array(vec![
+                            Frame::bulk("127.0.0.1"),
+                            Frame::bulk(port.to_string()),
+                            Frame::bulk(offset.to_string()),
+                        ])
                     })
                     .collect(),
             ),
         ]),
         Role::Replica => {
             let port = world.nodes.get(g.master).map_or(0, |m| m.port);
-            let state = if world.link_ok(node) { "connected" } else { "connect" };
+            let state = if world.link_ok(node) {
+                "connected"
+            } else {
+                "connect"
+            };
             Frame::Array(vec![
                 Frame::bulk("slave"),
                 Frame::bulk("127.0.0.1"),
@@ -276,7 +317,7 @@ fn config(world: &RedisWorld, group: usize, args: &[Vec<u8>]) -> Frame {
     let Some(g) = world.groups.get(group) else {
         return Frame::Array(Vec::new());
     };
-    if args.len() < 2 || text(&args[0]).to_ascii_lowercase() != "get" {
+    if args.len() < 2 || !text(&args[0]).eq_ignore_ascii_case("get") {
         return Frame::error("ERR CONFIG subcommand not supported by this server");
     }
     let settings = [
@@ -292,7 +333,11 @@ fn config(world: &RedisWorld, group: usize, args: &[Vec<u8>]) -> Frame {
     for pattern in &args[1..] {
         let p = text(pattern).to_ascii_lowercase();
         for (k, v) in &settings {
-            if (p == "*" || p == *k || (p.ends_with('*') && k.starts_with(p.trim_end_matches('*')))) && !pairs.iter().any(|(pk, _): &(Frame, Frame)| *pk == Frame::bulk(*k)) {
+            if (p == "*" || p == *k || (p.ends_with('*') && k.starts_with(p.trim_end_matches('*'))))
+                && !pairs
+                    .iter()
+                    .any(|(pk, _): &(Frame, Frame)| *pk == Frame::bulk(*k))
+            {
                 pairs.push((Frame::bulk(*k), Frame::bulk(v.clone())));
             }
         }
@@ -328,10 +373,31 @@ fn message(key: &str, index: u64) -> Vec<u8> {
     }
 }
 
-fn lists(world: &mut RedisWorld, conn: &Conn, role: Role, cmd: &str, args: &[Vec<u8>], at: Duration) -> Frame {
+fn lists(
+    world: &mut RedisWorld,
+    conn: &Conn,
+    role: Role,
+    cmd: &str,
+    args: &[Vec<u8>],
+    at: Duration,
+) -> Frame {
     let group = world.nodes.get(conn.node).map_or(0, |n| n.group);
     let write = matches!(cmd, "lpush" | "rpush" | "lpop" | "rpop" | "del" | "unlink");
-    let known = matches!(cmd, "llen" | "lindex" | "lrange" | "type" | "exists" | "zcard" | "lpush" | "rpush" | "lpop" | "rpop" | "del" | "unlink");
+    let known = matches!(
+        cmd,
+        "llen"
+            | "lindex"
+            | "lrange"
+            | "type"
+            | "exists"
+            | "zcard"
+            | "lpush"
+            | "rpush"
+            | "lpop"
+            | "rpop"
+            | "del"
+            | "unlink"
+    );
     if !known {
         return unknown(args);
     }
@@ -357,11 +423,24 @@ fn lists(world: &mut RedisWorld, conn: &Conn, role: Role, cmd: &str, args: &[Vec
             }
         }
         "type" if args.len() == 2 => Frame::Simple(if depth > 0 { "list" } else { "none" }.into()),
-        "exists" => Frame::Integer(args[1..].iter().filter(|k| g.lists.get(&(conn.db, text(k))).is_some_and(|l| l.depth(at) > 0)).count() as i64),
+        "exists" => Frame::Integer(
+            args[1..]
+                .iter()
+                .filter(|k| {
+                    g.lists
+                        .get(&(conn.db, text(k)))
+                        .is_some_and(|l| l.depth(at) > 0)
+                })
+                .count() as i64,
+        ),
         "lindex" if args.len() == 3 => match int(2) {
             Some(i) => {
                 let i = if i < 0 { depth as i64 + i } else { i };
-                if (0..depth as i64).contains(&i) { Frame::Bulk(message(&key, i as u64)) } else { Frame::Null }
+                if (0..depth as i64).contains(&i) {
+                    Frame::Bulk(message(&key, i as u64))
+                } else {
+                    Frame::Null
+                }
             }
             None => Frame::error("ERR value is not an integer or out of range"),
         },
@@ -370,18 +449,34 @@ fn lists(world: &mut RedisWorld, conn: &Conn, role: Role, cmd: &str, args: &[Vec
                 let len = depth as i64;
                 let fix = |i: i64| if i < 0 { (len + i).max(0) } else { i };
                 let (a, b) = (fix(a), fix(b).min(len - 1));
-                Frame::Array((a..=b).take(1000).map(|i| Frame::Bulk(message(&key, i as u64))).collect())
+                Frame::Array(
+                    (a..=b)
+                        .take(1000)
+                        .map(|i| Frame::Bulk(message(&key, i as u64)))
+                        .collect(),
+                )
             }
             _ => Frame::error("ERR value is not an integer or out of range"),
         },
         "lpush" | "rpush" if args.len() >= 3 => {
-            let list = g.lists.entry(slot).or_insert_with(|| crate::sim::cluster::backlog::Backlog::steady(0, 0.0));
+            let list = g
+                .lists
+                .entry(slot)
+                .or_insert_with(|| crate::sim::cluster::backlog::Backlog::steady(0, 0.0));
             Frame::Integer(list.add(at, (args.len() - 2) as f64) as i64)
         }
         "lpop" | "rpop" if args.len() <= 3 => {
-            let count = if args.len() == 3 { int(2).unwrap_or(1).max(0) as u64 } else { 1 };
+            let count = if args.len() == 3 {
+                int(2).unwrap_or(1).max(0) as u64
+            } else {
+                1
+            };
             if depth == 0 {
-                return if args.len() == 3 { Frame::NullArray } else { Frame::Null };
+                return if args.len() == 3 {
+                    Frame::NullArray
+                } else {
+                    Frame::Null
+                };
             }
             let taken = count.min(depth);
             if let Some(list) = g.lists.get_mut(&slot) {

@@ -14,8 +14,17 @@ pub(crate) const VERSION: &str = "7.2.4";
 
 /// The sections `INFO` (no argument) and `INFO default` print, in order.
 const DEFAULT: &[&str] = &[
-    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules",
-    "errorstats", "cluster", "keyspace",
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
 ];
 /// The sections a Sentinel has.
 const SENTINEL: &[&str] = &["server", "clients", "cpu", "stats", "sentinel"];
@@ -140,14 +149,24 @@ fn server(ctx: &Ctx, sentinel: bool) -> String {
         up = ctx.uptime,
         days = ctx.uptime / 86_400,
         lru = (micros / 1_000_000) % 16_777_216,
-        exe = if sentinel { "redis-sentinel" } else { "redis-server" },
+        exe = if sentinel {
+            "redis-sentinel"
+        } else {
+            "redis-server"
+        },
     )
 }
 
 fn clients(ctx: &Ctx) -> String {
     let open = ctx.world.nodes.get(ctx.node).map_or(0, |n| n.open);
     let (base, blocked) = match group(ctx) {
-        Some(g) if ctx.world.nodes.get(ctx.node).is_some_and(|n| n.role == Role::Master) => {
+        Some(g)
+            if ctx
+                .world
+                .nodes
+                .get(ctx.node)
+                .is_some_and(|n| n.role == Role::Master) =>
+        {
             (g.clients, g.blocked)
         }
         _ => (1, 0),
@@ -221,7 +240,10 @@ fn replication(ctx: &Ctx) -> String {
         return String::new();
     };
     let offset = g.repl_offset(ctx.at);
-    let replid = &w.nodes.get(g.master).map_or(n.run_id.clone(), |m| m.run_id.clone());
+    let replid = &w
+        .nodes
+        .get(g.master)
+        .map_or(n.run_id.clone(), |m| m.run_id.clone());
     let tail = format!(
         "master_failover_state:no-failover\nmaster_replid:{replid}\nmaster_replid2:0000000000000000000000000000000000000000\nmaster_repl_offset:{offset}\nsecond_repl_offset:-1\nrepl_backlog_active:1\nrepl_backlog_size:1048576\nrepl_backlog_first_byte_offset:{}\nrepl_backlog_histlen:{}\n",
         offset.saturating_sub(1_048_575),
@@ -263,7 +285,9 @@ fn replication(ctx: &Ctx) -> String {
             ctx.at.saturating_sub(since).as_secs()
         );
     }
-    out.push_str("slave_priority:100\nslave_read_only:1\nreplica_announced:1\nconnected_slaves:0\n");
+    out.push_str(
+        "slave_priority:100\nslave_read_only:1\nreplica_announced:1\nconnected_slaves:0\n",
+    );
     out + &tail
 }
 
@@ -291,14 +315,15 @@ fn keyspace(ctx: &Ctx) -> String {
             *dbs.entry(*db).or_default() += 1;
         }
     }
-    dbs.iter()
-        .map(|(db, keys)| {
-            format!(
-                "db{db}:keys={keys},expires={},avg_ttl=2591873,subexpiry=0\n",
-                keys * 3 / 4
-            )
-        })
-        .collect()
+    let mut out = String::new();
+    for (db, keys) in &dbs {
+        let _ = writeln!(
+            out,
+            "db{db}:keys={keys},expires={},avg_ttl=2591873,subexpiry=0",
+            keys * 3 / 4
+        );
+    }
+    out
 }
 
 fn sentinel_section(ctx: &Ctx) -> String {

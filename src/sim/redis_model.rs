@@ -143,7 +143,11 @@ pub(crate) fn set_problem(key: &str, value: &Value, queue: bool) -> Option<Strin
     if !keys.contains(&key) {
         return Some(format!(
             "set key '{key}' means nothing to a {}; use one of {}",
-            if queue { "redis_queue" } else { "redis service" },
+            if queue {
+                "redis_queue"
+            } else {
+                "redis service"
+            },
             keys.join(", ")
         ));
     }
@@ -222,7 +226,9 @@ impl RedisWorld {
             "replica.up" | "master_link_status" | "lag" => {
                 let replicas: Vec<usize> = g.replicas().collect();
                 for r in replicas {
-                    let Some(n) = self.nodes.get_mut(r) else { continue };
+                    let Some(n) = self.nodes.get_mut(r) else {
+                        continue;
+                    };
                     match key {
                         "replica.up" => n.up = value.as_bool().unwrap_or(true),
                         "lag" => n.lag = number as u64,
@@ -260,7 +266,15 @@ impl RedisWorld {
     }
 
     /// Sets a queue's depth or rates.
-    pub fn set_queue(&mut self, group: usize, db: u32, key: &str, field: &str, value: f64, at: Duration) {
+    pub fn set_queue(
+        &mut self,
+        group: usize,
+        db: u32,
+        key: &str,
+        field: &str,
+        value: f64,
+        at: Duration,
+    ) {
         if let Some(g) = self.groups.get_mut(group) {
             let list = g
                 .lists
@@ -378,7 +392,10 @@ mod tests {
         w.tick(Duration::from_secs(41));
         assert_eq!(w.groups[0].master, 1, "the replica was promoted");
         assert_eq!(w.nodes[0].role, Role::Replica);
-        assert_eq!(w.failover(0), Err("NOGOODSLAVE No suitable replica to promote"));
+        assert_eq!(
+            w.failover(0),
+            Err("NOGOODSLAVE No suitable replica to promote")
+        );
     }
 
     #[test]

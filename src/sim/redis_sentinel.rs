@@ -25,8 +25,14 @@ fn master_fields(world: &RedisWorld, group: usize, at: Duration) -> Frame {
     let Some(m) = world.nodes.get(g.master) else {
         return Frame::Null;
     };
-    let down_ms = g.down_since.map_or(0, |d| at.saturating_sub(d).as_millis() as u64);
-    let flags = if m.up { "master" } else { "master,s_down,o_down" };
+    let down_ms = g
+        .down_since
+        .map_or(0, |d| at.saturating_sub(d).as_millis() as u64);
+    let flags = if m.up {
+        "master"
+    } else {
+        "master,s_down,o_down"
+    };
     pairs(vec![
         ("name", g.master_name.clone().unwrap_or_default()),
         ("ip", "127.0.0.1".into()),
@@ -35,13 +41,37 @@ fn master_fields(world: &RedisWorld, group: usize, at: Duration) -> Frame {
         ("flags", flags.into()),
         ("link-pending-commands", "0".into()),
         ("link-refcount", "1".into()),
-        ("last-ping-sent", if m.up { "0".into() } else { down_ms.to_string() }),
-        ("last-ok-ping-reply", if m.up { "412".into() } else { down_ms.to_string() }),
-        ("last-ping-reply", if m.up { "412".into() } else { down_ms.to_string() }),
+        (
+            "last-ping-sent",
+            if m.up {
+                "0".into()
+            } else {
+                down_ms.to_string()
+            },
+        ),
+        (
+            "last-ok-ping-reply",
+            if m.up {
+                "412".into()
+            } else {
+                down_ms.to_string()
+            },
+        ),
+        (
+            "last-ping-reply",
+            if m.up {
+                "412".into()
+            } else {
+                down_ms.to_string()
+            },
+        ),
         ("down-after-milliseconds", "5000".into()),
         ("info-refresh", "6532".into()),
         ("role-reported", "master".into()),
-        ("role-reported-time", (at.as_millis() as u64 + 3_600_000).to_string()),
+        (
+            "role-reported-time",
+            (at.as_millis() as u64 + 3_600_000).to_string(),
+        ),
         ("config-epoch", g.epoch.to_string()),
         ("num-slaves", g.replicas().count().to_string()),
         ("num-other-sentinels", "0".into()),
@@ -76,18 +106,32 @@ fn replica_fields(world: &RedisWorld, node: usize) -> Frame {
         ("info-refresh", "4120".into()),
         ("role-reported", "slave".into()),
         ("role-reported-time", "3600000".into()),
-        ("master-link-down-time", if ok { "0".into() } else { "5000".into() }),
-        ("master-link-status", if ok { "ok".into() } else { "err".into() }),
+        (
+            "master-link-down-time",
+            if ok { "0".into() } else { "5000".into() },
+        ),
+        (
+            "master-link-status",
+            if ok { "ok".into() } else { "err".into() },
+        ),
         ("master-host", "127.0.0.1".into()),
         ("master-port", master_port.to_string()),
         ("slave-priority", "100".into()),
-        ("slave-repl-offset", g.repl_offset(Duration::ZERO).to_string()),
+        (
+            "slave-repl-offset",
+            g.repl_offset(Duration::ZERO).to_string(),
+        ),
         ("replica-announced", "1".into()),
     ])
 }
 
 /// `SENTINEL <sub> …` on a Sentinel node.
-pub(crate) fn command(world: &mut RedisWorld, conn: &Conn, args: &[Vec<u8>], at: Duration) -> Frame {
+pub(crate) fn command(
+    world: &mut RedisWorld,
+    conn: &Conn,
+    args: &[Vec<u8>],
+    at: Duration,
+) -> Frame {
     let text = |i: usize| args.get(i).map(|a| String::from_utf8_lossy(a).into_owned());
     let Some(sub) = text(0).map(|s| s.to_ascii_lowercase()) else {
         return Frame::error("ERR wrong number of arguments for 'sentinel' command");
@@ -97,22 +141,42 @@ pub(crate) fn command(world: &mut RedisWorld, conn: &Conn, args: &[Vec<u8>], at:
         .and_then(|name| world.group_named(&name))
         .filter(|g| own == Some(*g));
     match sub.as_str() {
-        "masters" => Frame::Array(own.map(|g| master_fields(world, g, at)).into_iter().collect()),
+        "masters" => Frame::Array(
+            own.map(|g| master_fields(world, g, at))
+                .into_iter()
+                .collect(),
+        ),
         "master" => match group {
             Some(g) => master_fields(world, g, at),
             None => Frame::error("ERR No such master with that name"),
         },
         "get-master-addr-by-name" => match group {
             Some(g) => {
-                let port = world.groups.get(g).and_then(|g| world.nodes.get(g.master)).map_or(0, |m| m.port);
-                Frame::Array(vec![Frame::bulk("127.0.0.1"), Frame::bulk(port.to_string())])
+                let port = world
+                    .groups
+                    .get(g)
+                    .and_then(|g| world.nodes.get(g.master))
+                    .map_or(0, |m| m.port);
+                Frame::Array(vec![
+                    Frame::bulk("127.0.0.1"),
+                    Frame::bulk(port.to_string()),
+                ])
             }
             None => Frame::NullArray,
         },
         "replicas" | "slaves" => match group {
             Some(g) => {
-                let replicas: Vec<usize> = world.groups.get(g).map(|g| g.replicas().collect()).unwrap_or_default();
-                Frame::Array(replicas.into_iter().map(|r| replica_fields(world, r)).collect())
+                let replicas: Vec<usize> = world
+                    .groups
+                    .get(g)
+                    .map(|g| g.replicas().collect())
+                    .unwrap_or_default();
+                Frame::Array(
+                    replicas
+                        .into_iter()
+                        .map(|r| replica_fields(world, r))
+                        .collect(),
+                )
             }
             None => Frame::error("ERR No such master with that name"),
         },
@@ -121,7 +185,9 @@ pub(crate) fn command(world: &mut RedisWorld, conn: &Conn, args: &[Vec<u8>], at:
             None => Frame::error("ERR No such master with that name"),
         },
         "ckquorum" => match group {
-            Some(_) => Frame::Simple("OK 1 usable Sentinels. Quorum and failover authorization can be reached".into()),
+            Some(_) => Frame::Simple(
+                "OK 1 usable Sentinels. Quorum and failover authorization can be reached".into(),
+            ),
             None => Frame::error("ERR No such master with that name"),
         },
         "failover" => match group {
@@ -131,11 +197,17 @@ pub(crate) fn command(world: &mut RedisWorld, conn: &Conn, args: &[Vec<u8>], at:
             },
             None => Frame::error("ERR No such master with that name"),
         },
-        "myid" => Frame::bulk(world.nodes.get(conn.node).map(|n| n.run_id.clone()).unwrap_or_default()),
+        "myid" => Frame::bulk(
+            world
+                .nodes
+                .get(conn.node)
+                .map(|n| n.run_id.clone())
+                .unwrap_or_default(),
+        ),
         "reset" => Frame::Integer(i64::from(own.is_some())),
-        "is-master-down-by-addr" | "config" | "set" | "monitor" | "remove" => {
-            Frame::error(format!("ERR SENTINEL {sub} is not supported by the simulated Sentinel"))
-        }
+        "is-master-down-by-addr" | "config" | "set" | "monitor" | "remove" => Frame::error(
+            format!("ERR SENTINEL {sub} is not supported by the simulated Sentinel"),
+        ),
         _ => Frame::error(format!("ERR Unknown sentinel subcommand '{sub}'")),
     }
 }

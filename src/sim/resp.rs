@@ -131,7 +131,10 @@ fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {
 fn number_line(buf: &[u8], at: usize, prefix: u8) -> Result<Option<(i64, usize)>, ProtocolError> {
     let Some(end) = find_crlf(buf, at) else {
         if buf.len().saturating_sub(at) > 32 {
-            return Err(ProtocolError(format!("invalid {} count", char::from(prefix))));
+            return Err(ProtocolError(format!(
+                "invalid {} count",
+                char::from(prefix)
+            )));
         }
         return Ok(None);
     };
@@ -234,7 +237,11 @@ mod tests {
     fn parse(bytes: &[u8]) -> Result<Option<Vec<String>>, ProtocolError> {
         let mut buf = bytes.to_vec();
         parse_command(&mut buf).map(|o| {
-            o.map(|args| args.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect())
+            o.map(|args| {
+                args.iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect()
+            })
         })
     }
 
@@ -248,7 +255,11 @@ mod tests {
         assert_eq!(parse(b"*2\r\n$4").expect("ok"), None);
         assert_eq!(
             parse(b"SENTINEL get-master-addr-by-name \"my master\"\r\n").expect("ok"),
-            Some(vec!["SENTINEL".into(), "get-master-addr-by-name".into(), "my master".into()])
+            Some(vec![
+                "SENTINEL".into(),
+                "get-master-addr-by-name".into(),
+                "my master".into()
+            ])
         );
         assert_eq!(parse(b"PING").expect("ok"), None);
         let mut two = b"PING\r\n*1\r\n$4\r\nPING\r\n".to_vec();
@@ -265,7 +276,13 @@ mod tests {
         assert!(parse(b"*x\r\n").is_err());
         assert!(parse(b"\"open\r\n").is_err());
         assert!(parse(b"*1\r\n$2\r\nabcd\r\n").is_err());
-        for junk in [&b"*-5\r\n"[..], b"*1\r\n$-1\r\n", b"\r\n", b"*\r\n", b"$\xff\xfe\r\n"] {
+        for junk in [
+            &b"*-5\r\n"[..],
+            b"*1\r\n$-1\r\n",
+            b"\r\n",
+            b"*\r\n",
+            b"$\xff\xfe\r\n",
+        ] {
             let _ = parse(junk);
         }
     }

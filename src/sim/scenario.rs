@@ -64,7 +64,8 @@ const BUILTIN: &[(&str, &str)] = &[
     (
         "tappass-sql-lost",
         include_str!("../../fixtures/scenarios/tappass-sql-lost.toml"),
-    ),    (
+    ),
+    (
         "queue-backlog",
         include_str!("../../fixtures/scenarios/queue-backlog.toml"),
     ),
@@ -99,6 +100,43 @@ const BUILTIN: &[(&str, &str)] = &[
     (
         "deplate-redis-master-down",
         include_str!("../../fixtures/scenarios/deplate-redis-master-down.toml"),
+    ),
+    // Drill scenarios for the shipped runbooks (runbooks/*.toml).
+    (
+        "cloudrun-bad-revision-serving",
+        include_str!("../../fixtures/scenarios/cloudrun-bad-revision-serving.toml"),
+    ),
+    (
+        "cloudrun-burst-expected",
+        include_str!("../../fixtures/scenarios/cloudrun-burst-expected.toml"),
+    ),
+    (
+        "memorystore-zone-degraded",
+        include_str!("../../fixtures/scenarios/memorystore-zone-degraded.toml"),
+    ),
+    (
+        "tappass-data-deleted",
+        include_str!("../../fixtures/scenarios/tappass-data-deleted.toml"),
+    ),
+    (
+        "cloudsql-failover-slow",
+        include_str!("../../fixtures/scenarios/cloudsql-failover-slow.toml"),
+    ),
+    (
+        "deplate-redis-master-stuck",
+        include_str!("../../fixtures/scenarios/deplate-redis-master-stuck.toml"),
+    ),
+    (
+        "deplate-rabbitmq-scaled-to-zero",
+        include_str!("../../fixtures/scenarios/deplate-rabbitmq-scaled-to-zero.toml"),
+    ),
+    (
+        "deplate-poison-messages",
+        include_str!("../../fixtures/scenarios/deplate-poison-messages.toml"),
+    ),
+    (
+        "lumieos-tasks-handler-failing",
+        include_str!("../../fixtures/scenarios/lumieos-tasks-handler-failing.toml"),
     ),
 ];
 
@@ -201,11 +239,7 @@ impl Scenario {
                     estate.name
                 ));
             }
-            if let Some(region) = event
-                .region
-                .as_ref()
-                .filter(|r| estate.region(r).is_none())
-            {
+            if let Some(region) = event.region.as_ref().filter(|r| estate.region(r).is_none()) {
                 return Err(format!(
                     "{here}: key 'region' is \"{region}\", which is not a region of the estate '{}'",
                     estate.name
@@ -213,7 +247,9 @@ impl Scenario {
             }
             for service in estate.services.iter().filter(|s| event.matches(s)) {
                 for (key, value) in &event.set {
-                    if let Some(problem) = super::cluster::world::set_problem(service.kind, key, value) {
+                    if let Some(problem) =
+                        super::cluster::world::set_problem(service.kind, key, value)
+                    {
                         return Err(format!(
                             "{here}: {problem} (on the {} service '{}')",
                             service.kind.as_str(),
@@ -272,17 +308,25 @@ pub(crate) fn http_set_problem(key: &str, value: &Value) -> Option<String> {
 pub(crate) fn sim_set_problem(key: &str, value: &Value) -> Option<String> {
     let shown = value.to_string();
     let knob = key.strip_prefix("sim.")?;
-    let duration = |v: &Value| v.as_str().is_some_and(|s| humantime::parse_duration(s).is_ok());
+    let duration = |v: &Value| {
+        v.as_str()
+            .is_some_and(|s| humantime::parse_duration(s).is_ok())
+    };
     let ok = match knob {
         "error" => {
-            value.as_u64().is_some_and(|c| c == 0 || (400..=599).contains(&c))
+            value
+                .as_u64()
+                .is_some_and(|c| c == 0 || (400..=599).contains(&c))
                 || value
                     .as_str()
                     .is_some_and(|s| super::google::rpc_code_of(s).is_some())
         }
         "retry_delay" | "latency" | "oldest_age" => duration(value),
         "hang" | "reset" => value.is_boolean(),
-        "fixed_by" => matches!(value.as_str(), Some("failover" | "restore" | "none")),
+        "fixed_by" => matches!(
+            value.as_str(),
+            Some("failover" | "restore" | "rollback" | "none")
+        ),
         "arrival_rate" | "dispatch_rate" | "backlog" => value.as_f64().is_some_and(|f| f >= 0.0),
         _ => {
             return Some(format!(
@@ -295,7 +339,7 @@ pub(crate) fn sim_set_problem(key: &str, value: &Value) -> Option<String> {
             "error" => "an HTTP error code (400 to 599, 0 for none) or a google.rpc code like \"UNAVAILABLE\"",
             "retry_delay" | "latency" | "oldest_age" => "a duration (like \"30s\")",
             "hang" | "reset" => "true or false",
-            "fixed_by" => "\"failover\", \"restore\" or \"none\"",
+            "fixed_by" => "\"failover\", \"restore\", \"rollback\" or \"none\"",
             _ => "a number of at least 0",
         };
         format!("set key '{key}' is {shown}, which is not {want}")
@@ -343,7 +387,9 @@ mod tests {
                         .iter()
                         .find(|(n, _)| *n == sample)
                         .unwrap_or_else(|| panic!("{name} names the sample estate {sample}"));
-                    crate::estate::from_str(source, sample).expect("sample loads").0
+                    crate::estate::from_str(source, sample)
+                        .expect("sample loads")
+                        .0
                 }
             };
             s.check(&estate).unwrap_or_else(|e| panic!("{e}"));

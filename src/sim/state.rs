@@ -236,7 +236,9 @@ impl World {
             "effectiveExecutionRate": if paused { 0.0 } else { 500.0 }
         });
         if b.count > 0.0 {
-            let oldest = wall - chrono::Duration::milliseconds((b.oldest_age * 1000.0) as i64);
+            let oldest = chrono::TimeDelta::try_milliseconds((b.oldest_age * 1000.0) as i64)
+                .and_then(|age| wall.checked_sub_signed(age))
+                .unwrap_or(DateTime::<Utc>::MIN_UTC);
             stats["oldestEstimatedArrivalTime"] =
                 Value::String(oldest.to_rfc3339_opts(SecondsFormat::Millis, true));
         }
@@ -307,7 +309,11 @@ impl World {
         };
         self.list(api, &project, None)
             .into_iter()
-            .filter(|i| self.resources.get(*i).is_some_and(|r| r.parent == Some(parent)))
+            .filter(|i| {
+                self.resources
+                    .get(*i)
+                    .is_some_and(|r| r.parent == Some(parent))
+            })
             .collect()
     }
 
@@ -408,8 +414,13 @@ mod tests {
             .expect("sql");
         assert_eq!(w.resources[sql].location, "europe-west1");
         assert!(
-            w.find(Api::CloudSql, "tappass-prod", Some("us-central1"), "tappass-db")
-                .is_none()
+            w.find(
+                Api::CloudSql,
+                "tappass-prod",
+                Some("us-central1"),
+                "tappass-db"
+            )
+            .is_none()
         );
         assert_eq!(w.list(Api::CloudSql, "tappass-prod", Some("-")).len(), 2);
         assert_eq!(w.children(Api::SqlBackupRun, sql).len(), 7);
@@ -437,7 +448,10 @@ mod tests {
         assert!(w.resources[sql].body.get("secondaryGceZone").is_none());
         w.advance(Duration::from_secs(150), Utc::now());
         assert_eq!(w.resources[sql].body["state"], "RUNNABLE");
-        assert_eq!(w.resources[sql].knobs.fault, crate::sim::knobs::Fault::default());
+        assert_eq!(
+            w.resources[sql].knobs.fault,
+            crate::sim::knobs::Fault::default()
+        );
         assert_eq!(w.progress(), (2, 2));
     }
 

@@ -11,14 +11,11 @@ use ratatui::widgets::{Paragraph, Widget};
 use super::Theme;
 use super::text::{fit, sanitize, width};
 use super::theme::Role;
-use crate::app::{self, App, View};
+use crate::app::{App, STATE_WORDS, View};
 use crate::model::Overall;
 
 /// Rows of the header.
 pub const ROWS: u16 = 3;
-
-/// States in the order the counts line shows them, worst first.
-const STATES: [&str; 6] = ["down", "degraded", "impacted", "unknown", "up", "loading"];
 
 pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     if area.height == 0 {
@@ -49,7 +46,10 @@ fn banner_line(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     ];
     if snap.services.iter().all(|s| s.pending) {
         // Nothing is known yet: a SEV or a verdict now would only be alarm.
-        first.push(Span::styled("loading: waiting for the first probes", theme.muted()));
+        first.push(Span::styled(
+            "loading: waiting for the first probes",
+            theme.muted(),
+        ));
     } else {
         match snap.worst_sev {
             Some(level) => {
@@ -112,13 +112,15 @@ fn banner_line(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
 
 fn counts_line(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     let snap = app.snapshot();
+    let counts = app.rows().state_counts;
     let mut spans = vec![Span::raw(" ")];
-    for word in STATES {
-        let n = snap
-            .services
-            .iter()
-            .filter(|s| app::shown_state(s) == word)
-            .count();
+    // Stale data is counted apart below, whatever its state.
+    for (word, &n) in STATE_WORDS
+        .iter()
+        .zip(&counts)
+        .filter(|(w, _)| **w != "stale")
+    {
+        let word = *word;
         if n == 0 && word == "loading" {
             continue;
         }
@@ -129,13 +131,9 @@ fn counts_line(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     }
     if snap.counts.stale > 0 {
         spans.push(Span::styled(
-            format!(
-                "{} {} stale",
-                theme.glyph(Role::Stale),
-                snap.counts.stale
-            )
-            .trim_start()
-            .to_string(),
+            format!("{} {} stale", theme.glyph(Role::Stale), snap.counts.stale)
+                .trim_start()
+                .to_string(),
             theme.stale(),
         ));
     }

@@ -347,10 +347,11 @@ mod tests {
     fn every_status_has_its_own_glyph_in_every_builtin_theme() {
         for (name, _) in BUILTIN {
             let t = Theme::builtin(name);
-            let mut glyphs: Vec<&str> = ["down", "degraded", "impacted", "unknown", "up", "loading"]
-                .iter()
-                .map(|w| t.state(w).0)
-                .collect();
+            let mut glyphs: Vec<&str> =
+                ["down", "degraded", "impacted", "unknown", "up", "loading"]
+                    .iter()
+                    .map(|w| t.state(w).0)
+                    .collect();
             glyphs.sort_unstable();
             glyphs.dedup();
             assert_eq!(glyphs.len(), 6, "{name}");
@@ -360,6 +361,9 @@ mod tests {
     #[test]
     fn sev_labels_read_sev1_with_the_glyph_when_the_theme_has_one() {
         assert_eq!(Theme::builtin(DEFAULT).sev_label(1, "SEV1"), "SEV1");
-        assert_eq!(Theme::builtin("high-contrast").sev_label(1, "SEV1"), "!! SEV1");
+        assert_eq!(
+            Theme::builtin("high-contrast").sev_label(1, "SEV1"),
+            "!! SEV1"
+        );
     }
 }

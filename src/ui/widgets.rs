@@ -141,7 +141,12 @@ mod tests {
 
     #[test]
     fn columns_drop_from_the_lowest_priority_and_keep_display_order() {
-        let wants = [want(0, 10, 10), want(1, 30, 12), want(2, 40, 16), want(3, 3, 3)];
+        let wants = [
+            want(0, 10, 10),
+            want(1, 30, 12),
+            want(2, 40, 16),
+            want(3, 3, 3),
+        ];
         let priority = [0, 3, 1, 2];
         let display = [0, 1, 2, 3];
         let wide = fit_columns(&wants, &priority, &[], &display, 200);

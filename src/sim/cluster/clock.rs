@@ -54,7 +54,7 @@ pub(crate) fn token(seed: &str, len: usize) -> String {
     (0..len)
         .map(|_| {
             let c = ALPHABET[(h % ALPHABET.len() as u64) as usize];
-            h = h / ALPHABET.len() as u64 ^ stable_hash(&h.to_string());
+            h = (h / ALPHABET.len() as u64) ^ stable_hash(&h.to_string());
             char::from(c)
         })
         .collect()
@@ -146,15 +146,13 @@ pub(crate) fn percent_decode(text: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h * 16 + l);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 2;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b => out.push(b),
         }
         i += 1;

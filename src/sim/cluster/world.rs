@@ -65,7 +65,11 @@ pub(crate) struct ClusterWorld {
 pub(crate) fn context_of(estate: &Estate, region: Option<&str>, context: Option<&str>) -> String {
     context
         .map(str::to_string)
-        .or_else(|| region.and_then(|r| estate.region(r)).and_then(|r| r.kube_context.clone()))
+        .or_else(|| {
+            region
+                .and_then(|r| estate.region(r))
+                .and_then(|r| r.kube_context.clone())
+        })
         .or_else(|| region.map(str::to_string))
         .unwrap_or_else(|| "default".to_string())
 }
@@ -100,7 +104,12 @@ impl ClusterWorld {
         let mut slots: BTreeMap<String, Slot> = BTreeMap::new();
         for s in &estate.services {
             let slot = match &s.target {
-                Target::K8sWorkload { context, namespace, workload, name } => {
+                Target::K8sWorkload {
+                    context,
+                    namespace,
+                    workload,
+                    name,
+                } => {
                     let ctx = context_of(estate, s.region.as_deref(), context.as_deref());
                     let c = w.cluster(&ctx, clock);
                     let i = w.kube[c].add_workload(*workload, namespace, name);
@@ -108,24 +117,46 @@ impl ClusterWorld {
                 }
                 Target::Redis { url, .. } => {
                     let a = url_parts(url, 6379).authority;
-                    w.redis_by_authority.get(&a).map(|n| Slot::Redis(w.redis.nodes[*n].group))
+                    w.redis_by_authority
+                        .get(&a)
+                        .map(|n| Slot::Redis(w.redis.nodes[*n].group))
                 }
-                Target::RedisQueue { url, queue, format, .. } => {
+                Target::RedisQueue {
+                    url, queue, format, ..
+                } => {
                     let p = url_parts(url, 6379);
                     w.redis_by_authority.get(&p.authority).map(|n| {
                         let group = w.redis.nodes[*n].group;
-                        let db = p.rest.trim_start_matches('/').split(['/', '?']).next().and_then(|d| d.parse().ok()).unwrap_or(0);
+                        let db = p
+                            .rest
+                            .trim_start_matches('/')
+                            .split(['/', '?'])
+                            .next()
+                            .and_then(|d| d.parse().ok())
+                            .unwrap_or(0);
                         let key = match format {
                             QueueFormat::Celery => queue.clone(),
                             QueueFormat::Laravel => format!("queues:{queue}"),
                         };
                         let seed = 5 + queue.len() as u64 % 11;
-                        w.redis.groups[group].lists.entry((db, key.clone())).or_insert_with(|| crate::sim::cluster::backlog::Backlog::steady(seed, 8.0));
+                        w.redis.groups[group]
+                            .lists
+                            .entry((db, key.clone()))
+                            .or_insert_with(|| {
+                                crate::sim::cluster::backlog::Backlog::steady(seed, 8.0)
+                            });
                         w.queues.push(QueueRef { group, db, key });
                         Slot::Queue(w.queues.len() - 1)
                     })
                 }
-                Target::RabbitmqQueue { url, vhost, queue, user, password_env, .. } => {
+                Target::RabbitmqQueue {
+                    url,
+                    vhost,
+                    queue,
+                    user,
+                    password_env,
+                    ..
+                } => {
                     let a = url_parts(url, 15672).authority;
                     let b = match w.rabbit.iter().position(|b| b.authority == a) {
                         Some(b) => b,
@@ -134,15 +165,21 @@ impl ClusterWorld {
                             w.rabbit.len() - 1
                         }
                     };
-                    if let Some(u) = user.as_ref().filter(|u| !w.rabbit[b].users.iter().any(|(x, _)| x == *u)) {
-                        w.rabbit[b].users.push((u.clone(), password(password_env.as_ref())));
+                    if let Some(u) = user
+                        .as_ref()
+                        .filter(|u| !w.rabbit[b].users.iter().any(|(x, _)| x == *u))
+                    {
+                        w.rabbit[b]
+                            .users
+                            .push((u.clone(), password(password_env.as_ref())));
                     }
                     let q = w.rabbit[b].add_queue(vhost, queue);
                     Some(Slot::Rabbit(b, q))
                 }
                 Target::Prometheus { url, .. } | Target::Promql { url, .. } => {
                     let p = url_parts(url, 80);
-                    w.prom.push(Endpoint::new(&s.id, &p.authority, p.port, &s.target));
+                    w.prom
+                        .push(Endpoint::new(&s.id, &p.authority, p.port, &s.target));
                     Some(Slot::Prom(w.prom.len() - 1))
                 }
                 Target::Postgres { url, .. } => {
@@ -174,7 +211,12 @@ impl ClusterWorld {
                     .filter_map(|s| slots.get(&s.id).cloned())
                     .collect();
                 if !targets.is_empty() {
-                    w.steps.push(Step { at: e.at, named: e.service.is_some(), slots: targets, set: e.set.clone() });
+                    w.steps.push(Step {
+                        at: e.at,
+                        named: e.service.is_some(),
+                        slots: targets,
+                        set: e.set.clone(),
+                    });
                 }
             }
         }
@@ -195,13 +237,22 @@ impl ClusterWorld {
         let mut plain: Vec<(String, Option<String>)> = Vec::new();
         for s in &estate.services {
             match &s.target {
-                Target::Redis { url, password_env, sentinel_master: Some(name) } => {
+                Target::Redis {
+                    url,
+                    password_env,
+                    sentinel_master: Some(name),
+                } => {
                     let a = url_parts(url, 26379).authority;
                     if !sentinels.iter().any(|(x, _, _)| *x == a) {
                         sentinels.push((a, name.clone(), password(password_env.as_ref())));
                     }
                 }
-                Target::Redis { url, password_env, .. } | Target::RedisQueue { url, password_env, .. } => {
+                Target::Redis {
+                    url, password_env, ..
+                }
+                | Target::RedisQueue {
+                    url, password_env, ..
+                } => {
                     let a = url_parts(url, 6379).authority;
                     match plain.iter_mut().find(|(x, _)| *x == a) {
                         Some(entry) => {
@@ -216,8 +267,13 @@ impl ClusterWorld {
             }
         }
         for (authority, name, pass) in sentinels {
-            let host = authority.rsplit_once(':').map_or(authority.as_str(), |(h, _)| h).to_string();
-            let master_at = plain.iter().position(|(a, _)| a.starts_with(&format!("{host}:")));
+            let host = authority
+                .rsplit_once(':')
+                .map_or(authority.as_str(), |(h, _)| h)
+                .to_string();
+            let master_at = plain
+                .iter()
+                .position(|(a, _)| a.starts_with(&format!("{host}:")));
             let (master_authority, master_pass) = match master_at {
                 Some(i) => {
                     let (a, p) = plain.remove(i);
@@ -226,9 +282,13 @@ impl ClusterWorld {
                 None => (None, None),
             };
             let g = self.redis.add_group(Some(name), master_pass.or(pass));
-            let m = self.redis.add_node(g, Role::Master, master_authority.clone());
+            let m = self
+                .redis
+                .add_node(g, Role::Master, master_authority.clone());
             self.redis.add_node(g, Role::Replica, None);
-            let s = self.redis.add_node(g, Role::Sentinel, Some(authority.clone()));
+            let s = self
+                .redis
+                .add_node(g, Role::Sentinel, Some(authority.clone()));
             self.redis.groups[g].master = m;
             self.redis.groups[g].sentinel = Some(s);
             self.redis_by_authority.insert(authority, s);
@@ -238,7 +298,9 @@ impl ClusterWorld {
         }
         for (authority, pass) in plain {
             let g = self.redis.add_group(None, pass);
-            let m = self.redis.add_node(g, Role::Master, Some(authority.clone()));
+            let m = self
+                .redis
+                .add_node(g, Role::Master, Some(authority.clone()));
             self.redis.groups[g].master = m;
             self.redis_by_authority.insert(authority, m);
         }
@@ -305,6 +367,11 @@ impl ClusterWorld {
 /// What is wrong with a scenario setting `key` to `value` on a service of this kind, if anything
 /// (`None` too for kinds the cluster side does not simulate).
 pub(crate) fn set_problem(kind: Kind, key: &str, value: &Value) -> Option<String> {
+    // The Google side's knobs (sim.error, sim.latency…) mean nothing here; an event that sets
+    // them on every service of a region passes over these kinds.
+    if key.starts_with("sim.") && !crate::sim::cluster::backlog::KNOBS.contains(&key) {
+        return None;
+    }
     match kind {
         Kind::K8sWorkload => crate::sim::kube::control::set_problem(key, value),
         Kind::Redis => redis_model::set_problem(key, value, false),

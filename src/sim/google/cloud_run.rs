@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 use super::errors::{self, rpc_error};
 use super::{Answer, Call, Reply, guarded, json_body, list_body, paginate, query_param};
 use crate::sim::knobs::Knobs;
+use crate::sim::patch::set_key;
 use crate::sim::state::{Api, OpKind, Resource, World};
 
 pub(crate) const SERVICE: &str = "run.googleapis.com";
@@ -72,13 +73,17 @@ pub(crate) fn route(
                 }),
                 ["revisions", name] if get => guarded(world, &[i], SERVICE, |w| {
                     match revisions(w, i).into_iter().find(|r| {
-                        r["name"].as_str().is_some_and(|n| n.ends_with(&format!("/{name}")))
+                        r["name"]
+                            .as_str()
+                            .is_some_and(|n| n.ends_with(&format!("/{name}")))
                     }) {
                         Some(r) => Reply::ok(r),
                         None => rpc_error(
                             404,
                             "NOT_FOUND",
-                            &format!("revision \"projects/{project}/locations/{location}/services/{service}/revisions/{name}\" not found"),
+                            &format!(
+                                "revision \"projects/{project}/locations/{location}/services/{service}/revisions/{name}\" not found"
+                            ),
                         ),
                     }
                 }),
@@ -129,7 +134,9 @@ fn not_found(project: &str, location: &str, service: &str) -> Reply {
     rpc_error(
         404,
         "NOT_FOUND",
-        &format!("service \"projects/{project}/locations/{location}/services/{service}\" not found"),
+        &format!(
+            "service \"projects/{project}/locations/{location}/services/{service}\" not found"
+        ),
     )
 }
 
@@ -156,7 +163,7 @@ pub(crate) fn wait(
                 return errors::invalid_value(
                     "timeout",
                     "type.googleapis.com/google.protobuf.Duration",
-                    &v.to_string().trim_matches('"').to_string(),
+                    v.to_string().trim_matches('"'),
                 )
                 .into();
             }
@@ -285,19 +292,27 @@ pub(crate) fn commit(world: &mut World, i: usize, mut next: Value) -> usize {
         .as_str()
         .and_then(|g| g.parse::<u64>().ok())
         .unwrap_or(1)
-        + 1;
+        .saturating_add(1);
     let stamp = world.stamp_micros();
     let etag = format!("\"{}\"", world.fresh_hex());
     next["generation"] = json!(generation.to_string());
     next["reconciling"] = json!(true);
     next["updateTime"] = json!(stamp);
     next["etag"] = json!(etag);
-    next["lastModifier"] = json!(format!("opsdeck-sim@{}.iam.gserviceaccount.com", world.resources[i].project));
+    next["lastModifier"] = json!(format!(
+        "opsdeck-sim@{}.iam.gserviceaccount.com",
+        world.resources[i].project
+    ));
     let mut revision = None;
     if next["template"] != current["template"] {
         let service = current["name"].as_str().unwrap_or_default().to_string();
         let short = service.rsplit('/').next().unwrap_or_default().to_string();
-        let suffix: String = world.fresh_hex().chars().filter(char::is_ascii_lowercase).take(3).collect();
+        let suffix: String = world
+            .fresh_hex()
+            .chars()
+            .filter(char::is_ascii_lowercase)
+            .take(3)
+            .collect();
         let name = format!("{service}/revisions/{short}-{generation:05}-{suffix:a<3}");
         next["latestCreatedRevision"] = json!(name);
         next["terminalCondition"] = json!({
@@ -305,11 +320,14 @@ pub(crate) fn commit(world: &mut World, i: usize, mut next: Value) -> usize {
         });
         if let Some(conditions) = next.get_mut("conditions").and_then(Value::as_array_mut) {
             for c in conditions {
-                c["state"] = json!("CONDITION_RECONCILING");
+                set_key(c, "state", json!("CONDITION_RECONCILING"));
             }
         }
         let body = revision_body(&next, &name, &json!(stamp), false);
-        let (project, location) = (world.resources[i].project.clone(), world.resources[i].location.clone());
+        let (project, location) = (
+            world.resources[i].project.clone(),
+            world.resources[i].location.clone(),
+        );
         revision = Some(world.add(Resource {
             api: Api::RunRevision,
             project,
@@ -328,12 +346,21 @@ pub(crate) fn commit(world: &mut World, i: usize, mut next: Value) -> usize {
 /// The v2 `Revision` `name` of `service`, made from its template.
 pub(crate) fn revision_body(service: &Value, name: &str, created: &Value, ready: bool) -> Value {
     let template = &service["template"];
-    let state = if ready { "CONDITION_SUCCEEDED" } else { "CONDITION_RECONCILING" };
-    let condition = |kind: &str| json!({"type": kind, "state": state, "lastTransitionTime": created});
+    let state = if ready {
+        "CONDITION_SUCCEEDED"
+    } else {
+        "CONDITION_RECONCILING"
+    };
+    let condition =
+        |kind: &str| json!({"type": kind, "state": state, "lastTransitionTime": created});
     let short = name.rsplit('/').next().unwrap_or(name);
     let parent = service["name"].as_str().unwrap_or_default();
     let mut labels = service.get("labels").cloned().unwrap_or_else(|| json!({}));
-    labels["serving.knative.dev/route"] = json!(parent.rsplit('/').next().unwrap_or_default());
+    set_key(
+        &mut labels,
+        "serving.knative.dev/route",
+        json!(parent.rsplit('/').next().unwrap_or_default()),
+    );
     json!({
         "name": name,
         "uid": format!("{:x}", crate::sim::resources::stable_hash(name)),

@@ -1,17 +1,18 @@
 //! Cloud SQL Admin API, served alike under `v1/` and `sql/v1beta4/`: instances get and list,
 //! failover (checking `settingsVersion`), restoreBackup, clone at a point in time,
-//! getLatestRecoveryTime, backupRuns list/get/insert, the newer backups list, and operations
-//! get and list. Errors in Cloud SQL's own legacy shape.
+//! getLatestRecoveryTime, and operations get and list; backups in `sql_backups.rs`. Errors in
+//! Cloud SQL's own legacy shape.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
 use super::errors::{self, sql_busy, sql_error};
+use super::sql_backups::{backup, backup_run_list, backups};
 use super::{Answer, Call, Reply, guarded, json_body, known_fields, paginate, query_param};
 use crate::sim::knobs::Knobs;
 use crate::sim::state::{Api, OpKind, OpStatus, Resource, World};
 
-const SERVICE: &str = "sqladmin.googleapis.com";
+pub(super) const SERVICE: &str = "sqladmin.googleapis.com";
 
 /// `projects/{project}/` + `rest`, under `prefix` (`v1` or `sql/v1beta4`).
 pub(crate) fn route(
@@ -79,15 +80,19 @@ pub(crate) fn route(
                 ["restoreBackup"] if post => act(world, call, i, prefix, restore),
                 ["clone"] if post => act(world, call, i, prefix, clone),
                 ["backupRuns"] if post => act(world, call, i, prefix, backup),
-                ["getLatestRecoveryTime"] if get => guarded(world, &[i], SERVICE, |w| {
-                    recovery_window(w, i)
-                }),
+                ["getLatestRecoveryTime"] if get => {
+                    guarded(world, &[i], SERVICE, |w| recovery_window(w, i))
+                }
                 ["backupRuns"] if get => {
                     let runs = world.children(Api::SqlBackupRun, i);
                     backup_run_list(world, call, runs)
                 }
                 ["backupRuns", id] if get => {
-                    match world.children(Api::SqlBackupRun, i).into_iter().find(|r| world.resources[*r].id == *id) {
+                    match world
+                        .children(Api::SqlBackupRun, i)
+                        .into_iter()
+                        .find(|r| world.resources[*r].id == *id)
+                    {
                         Some(r) => guarded(world, &[i], SERVICE, |w| {
                             Reply::ok(w.resources[r].body.clone())
                         }),
@@ -103,11 +108,19 @@ pub(crate) fn route(
 
 /// Cloud SQL's 404 for an instance (real-samples).
 fn instance_not_found() -> Reply {
-    sql_error(404, "instanceDoesNotExist", "The Cloud SQL instance does not exist.")
+    sql_error(
+        404,
+        "instanceDoesNotExist",
+        "The Cloud SQL instance does not exist.",
+    )
 }
 
 fn backup_not_found() -> Reply {
-    sql_error(404, "backupRunDoesNotExist", "The backup run does not exist.")
+    sql_error(
+        404,
+        "backupRunDoesNotExist",
+        "The backup run does not exist.",
+    )
 }
 
 /// A 400 in Cloud SQL's shape: code and message only (real-samples).
@@ -162,7 +175,10 @@ fn failover(world: &mut World, body: &Map<String, Value>, i: usize) -> Result<us
             });
         }
     }
-    if instance.pointer("/settings/availabilityType").and_then(Value::as_str) != Some("REGIONAL")
+    if instance
+        .pointer("/settings/availabilityType")
+        .and_then(Value::as_str)
+        != Some("REGIONAL")
     {
         return Err(invalid(
             "The instance is not configured for high availability (availabilityType REGIONAL), so it has no standby to fail over to.",
@@ -179,7 +195,12 @@ fn restore(world: &mut World, body: &Map<String, Value>, i: usize) -> Result<usi
     known_fields(
         body,
         "",
-        &["restoreBackupContext", "backup", "backupdrBackup", "restoreInstanceSettings"],
+        &[
+            "restoreBackupContext",
+            "backup",
+            "backupdrBackup",
+            "restoreInstanceSettings",
+        ],
     )?;
     let context = object(body, "restoreBackupContext")?;
     known_fields(
@@ -197,10 +218,17 @@ fn restore(world: &mut World, body: &Map<String, Value>, i: usize) -> Result<usi
         .and_then(Value::as_str)
         .unwrap_or(&world.resources[i].id)
         .to_string();
-    let run = match (context.get("backupRunId"), body.get("backup").and_then(Value::as_str)) {
+    let run = match (
+        context.get("backupRunId"),
+        body.get("backup").and_then(Value::as_str),
+    ) {
         (Some(v), _) => {
             let id = int64(v).ok_or_else(|| {
-                errors::invalid_value("restore_backup_context.backup_run_id", "TYPE_INT64", &shown(v))
+                errors::invalid_value(
+                    "restore_backup_context.backup_run_id",
+                    "TYPE_INT64",
+                    &shown(v),
+                )
             })?;
             let source = world
                 .find(Api::CloudSql, source_project, None, &source_name)
@@ -217,13 +245,19 @@ fn restore(world: &mut World, body: &Map<String, Value>, i: usize) -> Result<usi
                 .into_iter()
                 .find(|r| world.resources[*r].id == id)
         }
-        (None, None) => return Err(invalid("restoreBackupContext.backupRunId or backup is required.")),
+        (None, None) => {
+            return Err(invalid(
+                "restoreBackupContext.backupRunId or backup is required.",
+            ));
+        }
     };
     let Some(run) = run else {
         return Err(backup_not_found());
     };
     if world.resources[run].body["status"] != "SUCCESSFUL" {
-        return Err(invalid("The backup run did not succeed and cannot be restored."));
+        return Err(invalid(
+            "The backup run did not succeed and cannot be restored.",
+        ));
     }
     if world.busy(i) {
         return Err(sql_busy());
@@ -259,7 +293,10 @@ fn clone(world: &mut World, body: &Map<String, Value>, i: usize) -> Result<usize
         return Err(invalid("cloneContext.destinationInstanceName is required."));
     };
     let source = world.resources[i].clone();
-    if world.find(Api::CloudSql, &source.project, None, dest).is_some() {
+    if world
+        .find(Api::CloudSql, &source.project, None, dest)
+        .is_some()
+    {
         return Err(sql_error(
             409,
             "instanceAlreadyExists",
@@ -323,128 +360,11 @@ fn clone(world: &mut World, body: &Map<String, Value>, i: usize) -> Result<usize
     Ok(world.start_op(Api::CloudSql, new, OpKind::SqlClone { source: i }))
 }
 
-/// `{"instance":"db-1","kind":"sql#backupRun"}`: an on-demand backup.
-fn backup(world: &mut World, body: &Map<String, Value>, i: usize) -> Result<usize, Reply> {
-    known_fields(
-        body,
-        "",
-        &["kind", "instance", "description", "type", "location", "backupKind", "id"],
-    )?;
-    if world.busy(i) {
-        return Err(sql_busy());
-    }
-    let r = &world.resources[i];
-    let (project, location) = (r.project.clone(), r.location.clone());
-    let mut run = backup_run_body(&r.body, &project, world.wall, "ON_DEMAND", "ENQUEUED", None);
-    if let Some(d) = body.get("description") {
-        run["description"] = d.clone();
-    }
-    let id = run["id"].as_str().unwrap_or_default().to_string();
-    let run = world.add(Resource {
-        api: Api::SqlBackupRun,
-        project,
-        location,
-        id,
-        path: String::new(),
-        body: run,
-        knobs: Knobs::default(),
-        parent: Some(i),
-    });
-    Ok(world.start_op(Api::CloudSql, i, OpKind::SqlBackup { run }))
-}
-
-/// A `BackupRun` of `instance` started at `start`.
-pub(crate) fn backup_run_body(
-    instance: &Value,
-    project: &str,
-    start: DateTime<Utc>,
-    kind: &str,
-    status: &str,
-    end: Option<DateTime<Utc>>,
-) -> Value {
-    let name = instance["name"].as_str().unwrap_or_default();
-    let id = start.timestamp_millis().to_string();
-    let mut run = json!({
-        "kind": "sql#backupRun",
-        "id": id,
-        "instance": name,
-        "status": status,
-        "type": kind,
-        "backupKind": "SNAPSHOT",
-        "enqueuedTime": stamp(start),
-        "location": instance.pointer("/settings/backupConfiguration/location").cloned().unwrap_or_else(|| instance["region"].clone()),
-        "databaseVersion": instance["databaseVersion"],
-        "selfLink": format!("https://sqladmin.googleapis.com/sql/v1beta4/projects/{project}/instances/{name}/backupRuns/{id}")
-    });
-    if status != "ENQUEUED" {
-        run["startTime"] = json!(stamp(start + chrono::Duration::milliseconds(77)));
-    }
-    if let Some(end) = end {
-        run["endTime"] = json!(stamp(end));
-    }
-    if kind == "AUTOMATED" {
-        run["windowStartTime"] = json!(start.to_rfc3339_opts(SecondsFormat::Secs, true));
-    }
-    run
-}
-
-fn backup_run_list(world: &World, call: &Call, mut runs: Vec<usize>) -> Answer {
-    let parents: Vec<usize> = runs
-        .iter()
-        .filter_map(|r| world.resources[*r].parent)
-        .collect();
-    runs.sort_by(|a, b| world.resources[*b].id.cmp(&world.resources[*a].id));
-    guarded(world, &parents, SERVICE, |w| {
-        let items = runs.iter().map(|r| w.resources[*r].body.clone()).collect();
-        match paginate(items, call.query, "maxResults", "max_results") {
-            Ok((items, next)) => {
-                let mut body = json!({"kind": "sql#backupRunsList"});
-                if !items.is_empty() {
-                    body["items"] = Value::Array(items);
-                }
-                if let Some(n) = next {
-                    body["nextPageToken"] = Value::String(n);
-                }
-                Reply::ok(body)
-            }
-            Err(e) => e,
-        }
-    })
-}
-
-/// The newer Backups API (`gcloud sql backups list` without `--instance`).
-fn backups(world: &World, call: &Call, project: &str) -> Answer {
-    let mut runs = world.list(Api::SqlBackupRun, project, None);
-    runs.sort_by(|a, b| world.resources[*b].id.cmp(&world.resources[*a].id));
-    let items: Vec<Value> = runs
-        .iter()
-        .map(|r| {
-            let run = &world.resources[*r].body;
-            let mut b = json!({
-                "name": format!("projects/{project}/backups/{}", world.resources[*r].id),
-                "kind": "sql#backup",
-                "instance": run["instance"],
-                "type": run["type"],
-                "state": run["status"],
-                "location": run["location"],
-                "databaseVersion": run["databaseVersion"],
-                "backupKind": run["backupKind"]
-            });
-            if let (Some(s), Some(e)) = (run.get("startTime"), run.get("endTime")) {
-                b["backupInterval"] = json!({"startTime": s, "endTime": e});
-            }
-            b
-        })
-        .collect();
-    match paginate(items, call.query, "pageSize", "page_size") {
-        Ok((items, next)) => Reply::ok(super::list_body("backups", items, next)).into(),
-        Err(e) => e.into(),
-    }
-}
-
 /// The point-in-time recovery window of instance `i`, when it has one.
 fn window(world: &World, i: usize) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let b = world.resources[i].body.pointer("/settings/backupConfiguration")?;
+    let b = world.resources[i]
+        .body
+        .pointer("/settings/backupConfiguration")?;
     let on = b.get("pointInTimeRecoveryEnabled").and_then(Value::as_bool) == Some(true)
         || b.get("binaryLogEnabled").and_then(Value::as_bool) == Some(true);
     if !on {
@@ -455,7 +375,10 @@ fn window(world: &World, i: usize) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
         .and_then(Value::as_i64)
         .unwrap_or(7);
     let latest = world.wall - chrono::Duration::seconds(5);
-    Some((world.wall - chrono::Duration::days(days), latest))
+    let earliest = chrono::TimeDelta::try_days(days.clamp(0, 36_500))
+        .and_then(|d| world.wall.checked_sub_signed(d))
+        .unwrap_or(latest);
+    Some((earliest, latest))
 }
 
 fn recovery_window(world: &World, i: usize) -> Reply {
@@ -560,6 +483,6 @@ fn shown(v: &Value) -> String {
     }
 }
 
-fn stamp(t: DateTime<Utc>) -> String {
+pub(super) fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }

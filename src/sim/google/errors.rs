@@ -222,7 +222,12 @@ mod tests {
 
     #[test]
     fn quota_errors_carry_error_info_and_optional_retry_info() {
-        let with = injected(429, Some(Duration::from_secs(30)), "run.googleapis.com", "p");
+        let with = injected(
+            429,
+            Some(Duration::from_secs(30)),
+            "run.googleapis.com",
+            "p",
+        );
         assert_eq!(with.status, 429);
         assert_eq!(with.body["error"]["status"], "RESOURCE_EXHAUSTED");
         let details = with.body["error"]["details"].as_array().expect("details");

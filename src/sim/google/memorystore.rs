@@ -51,9 +51,12 @@ pub(crate) fn route(
 
 fn list(world: &World, call: &Call, project: &str, location: &str) -> Answer {
     let all = world.list(Api::Memorystore, project, Some(location));
-    let (down, up): (Vec<usize>, Vec<usize>) = all
-        .iter()
-        .partition(|i| matches!(world.resources[**i].knobs.fault.error, Some(500 | 503 | 504)));
+    let (down, up): (Vec<usize>, Vec<usize>) = all.iter().partition(|i| {
+        matches!(
+            world.resources[**i].knobs.fault.error,
+            Some(500 | 503 | 504)
+        )
+    });
     if location != "-" && !down.is_empty() {
         return guarded(world, &down, SERVICE, |_| Reply::ok(Value::Null));
     }
@@ -102,7 +105,9 @@ fn failover(world: &mut World, call: &Call, i: usize) -> Answer {
         return errors::invalid_value(
             "data_protection_mode",
             "type.googleapis.com/google.cloud.redis.v1.FailoverInstanceRequest.DataProtectionMode",
-            mode.as_str().map_or_else(|| mode.to_string(), str::to_string).as_str(),
+            mode.as_str()
+                .map_or_else(|| mode.to_string(), str::to_string)
+                .as_str(),
         )
         .into();
     }

@@ -8,8 +8,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
 use super::errors::rpc_error;
+use super::monitoring_filter::{Term, parse_filter};
 use super::{Answer, Call, Reply, paginate, query_param, query_params};
-use crate::sim::state::{Api, World};
+use crate::sim::state::{Api, OpKind, OpStatus, World};
 
 /// How a metric's points accumulate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,12 +60,20 @@ pub(crate) fn catalogue(world: &mut World, project: &str) -> Vec<Series> {
         unit,
     };
     let world = &*world;
-    for (i, r) in world.resources.iter().enumerate().filter(|(_, r)| r.project == project) {
+    for (i, r) in world
+        .resources
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.project == project)
+    {
         let b = &r.body;
         let failing = r.knobs.fault.error.is_some();
         match r.api {
             Api::CloudRun => {
-                let revision = b["latestReadyRevision"].as_str().map(|n| n.rsplit('/').next().unwrap_or(n)).unwrap_or_default();
+                let revision = b["latestReadyRevision"]
+                    .as_str()
+                    .map(|n| n.rsplit('/').next().unwrap_or(n))
+                    .unwrap_or_default();
                 let res = labels(&[
                     ("project_id", project),
                     ("service_name", &r.id),
@@ -75,7 +84,10 @@ pub(crate) fn catalogue(world: &mut World, project: &str) -> Vec<Series> {
                 let serving = !failing && !revision.is_empty();
                 out.push(Series {
                     metric: "run.googleapis.com/request_count",
-                    metric_labels: labels(&[("response_code", "200"), ("response_code_class", "2xx")]),
+                    metric_labels: labels(&[
+                        ("response_code", "200"),
+                        ("response_code_class", "2xx"),
+                    ]),
                     resource: "cloud_run_revision",
                     resource_labels: res.clone(),
                     kind: MetricKind::Delta,
@@ -89,95 +101,122 @@ pub(crate) fn catalogue(world: &mut World, project: &str) -> Vec<Series> {
                 } else {
                     s["minInstanceCount"].as_f64().unwrap_or(0.0).max(1.0)
                 };
-                out.push(gauge("run.googleapis.com/container/instance_count", labels(&[("state", "active")]), "cloud_run_revision", res, true, if serving { instances } else { 0.0 }, "1"));
+                out.push(gauge(
+                    "run.googleapis.com/container/instance_count",
+                    labels(&[("state", "active")]),
+                    "cloud_run_revision",
+                    res,
+                    true,
+                    if serving { instances } else { 0.0 },
+                    "1",
+                ));
             }
             Api::CloudSql => {
-                let res = labels(&[("project_id", project), ("database_id", &format!("{project}:{}", r.id)), ("region", &r.location)]);
-                let up = b["state"] == "RUNNABLE" && !failing;
+                let res = labels(&[
+                    ("project_id", project),
+                    ("database_id", &format!("{project}:{}", r.id)),
+                    ("region", &r.location),
+                ]);
+                // Serving stops while a failover moves the primary, though the state stays RUNNABLE.
+                let failing_over = world.ops.iter().any(|o| {
+                    o.target == i && o.kind == OpKind::SqlFailover && o.status == OpStatus::Running
+                });
+                let up = b["state"] == "RUNNABLE" && !failing && !failing_over;
                 let ha = b.pointer("/settings/availabilityType") == Some(&json!("REGIONAL"));
                 let busy = world.busy(i);
-                out.push(gauge("cloudsql.googleapis.com/database/up", Map::new(), "cloudsql_database", res.clone(), true, f64::from(u8::from(up)), "1"));
-                out.push(gauge("cloudsql.googleapis.com/database/available_for_failover", Map::new(), "cloudsql_database", res.clone(), true, f64::from(u8::from(up && ha && !busy)), "1"));
-                out.push(gauge("cloudsql.googleapis.com/database/cpu/utilization", Map::new(), "cloudsql_database", res, false, if up { 0.23 } else { 0.0 }, "10^2.%"));
+                out.push(gauge(
+                    "cloudsql.googleapis.com/database/up",
+                    Map::new(),
+                    "cloudsql_database",
+                    res.clone(),
+                    true,
+                    f64::from(u8::from(up)),
+                    "1",
+                ));
+                out.push(gauge(
+                    "cloudsql.googleapis.com/database/available_for_failover",
+                    Map::new(),
+                    "cloudsql_database",
+                    res.clone(),
+                    true,
+                    f64::from(u8::from(up && ha && !busy)),
+                    "1",
+                ));
+                out.push(gauge(
+                    "cloudsql.googleapis.com/database/cpu/utilization",
+                    Map::new(),
+                    "cloudsql_database",
+                    res,
+                    false,
+                    if up { 0.23 } else { 0.0 },
+                    "10^2.%",
+                ));
             }
             Api::CloudTasks => {
-                let res = labels(&[("project_id", project), ("queue_id", &r.id), ("location", &r.location), ("target_type", "http")]);
+                let res = labels(&[
+                    ("project_id", project),
+                    ("queue_id", &r.id),
+                    ("location", &r.location),
+                    ("target_type", "http"),
+                ]);
                 let depth = r.knobs.backlog.as_ref().map_or(0.0, |b| b.count.round());
-                out.push(gauge("cloudtasks.googleapis.com/queue/depth", Map::new(), "cloud_tasks_queue", res, true, depth, "1"));
+                out.push(gauge(
+                    "cloudtasks.googleapis.com/queue/depth",
+                    Map::new(),
+                    "cloud_tasks_queue",
+                    res,
+                    true,
+                    depth,
+                    "1",
+                ));
             }
             Api::Memorystore => {
-                let res = labels(&[("project_id", project), ("instance_id", b["name"].as_str().unwrap_or_default()), ("node_id", "node-0"), ("region", &r.location)]);
-                out.push(gauge("redis.googleapis.com/stats/memory/usage_ratio", Map::new(), "redis_instance", res, false, if b["state"] == "READY" { 0.31 } else { 0.0 }, "1"));
+                let res = labels(&[
+                    ("project_id", project),
+                    ("instance_id", b["name"].as_str().unwrap_or_default()),
+                    ("node_id", "node-0"),
+                    ("region", &r.location),
+                ]);
+                out.push(gauge(
+                    "redis.googleapis.com/stats/memory/usage_ratio",
+                    Map::new(),
+                    "redis_instance",
+                    res,
+                    false,
+                    if b["state"] == "READY" { 0.31 } else { 0.0 },
+                    "1",
+                ));
             }
             Api::Pubsub => {
                 let res = labels(&[("project_id", project), ("subscription_id", &r.id)]);
-                let (count, age) = r.knobs.backlog.as_ref().map_or((0.0, 0.0), |b| (b.count.round(), b.oldest_age.round()));
-                out.push(gauge("pubsub.googleapis.com/subscription/num_undelivered_messages", Map::new(), "pubsub_subscription", res.clone(), true, count, "1"));
-                out.push(gauge("pubsub.googleapis.com/subscription/oldest_unacked_message_age", Map::new(), "pubsub_subscription", res, true, age, "s"));
+                let (count, age) = r
+                    .knobs
+                    .backlog
+                    .as_ref()
+                    .map_or((0.0, 0.0), |b| (b.count.round(), b.oldest_age.round()));
+                out.push(gauge(
+                    "pubsub.googleapis.com/subscription/num_undelivered_messages",
+                    Map::new(),
+                    "pubsub_subscription",
+                    res.clone(),
+                    true,
+                    count,
+                    "1",
+                ));
+                out.push(gauge(
+                    "pubsub.googleapis.com/subscription/oldest_unacked_message_age",
+                    Map::new(),
+                    "pubsub_subscription",
+                    res,
+                    true,
+                    age,
+                    "s",
+                ));
             }
             _ => {}
         }
     }
     out
-}
-
-/// One `key = value` term of a Monitoring filter.
-#[derive(Debug, PartialEq)]
-enum Term {
-    Equals(String, Vec<String>),
-    StartsWith(String, String),
-}
-
-/// `metric.type = "x" AND resource.labels.k = one_of("a","b")`: the terms, or why not.
-fn parse_filter(filter: &str) -> Result<Vec<Term>, String> {
-    let mut terms = Vec::new();
-    for part in split_and(filter) {
-        let part = part.trim();
-        if part.is_empty() {
-            continue;
-        }
-        let (lhs, rhs) = part.split_once('=').ok_or_else(|| format!("cannot read \"{part}\""))?;
-        let key = lhs.trim().replace(".labels.", ".label.");
-        let rhs = rhs.trim();
-        let args = |inner: &str| -> Result<Vec<String>, String> {
-            inner.split(',').map(|a| unquote(a.trim()).ok_or_else(|| format!("\"{a}\" is not a quoted string"))).collect()
-        };
-        let term = if let Some(inner) = rhs.strip_prefix("one_of(").and_then(|r| r.strip_suffix(')')) {
-            Term::Equals(key, args(inner)?)
-        } else if let Some(inner) = rhs.strip_prefix("starts_with(").and_then(|r| r.strip_suffix(')')) {
-            Term::StartsWith(key, args(inner)?.into_iter().next().unwrap_or_default())
-        } else {
-            Term::Equals(key, vec![unquote(rhs).ok_or_else(|| format!("\"{rhs}\" is not a quoted string"))?])
-        };
-        terms.push(term);
-    }
-    Ok(terms)
-}
-
-/// Splits on ` AND ` outside quotes.
-fn split_and(filter: &str) -> Vec<String> {
-    let mut parts = vec![String::new()];
-    let mut quoted = false;
-    let words: Vec<&str> = filter.split(' ').collect();
-    for word in words {
-        if !quoted && word.eq_ignore_ascii_case("AND") {
-            parts.push(String::new());
-            continue;
-        }
-        quoted ^= word.matches('"').count() % 2 == 1;
-        if let Some(last) = parts.last_mut() {
-            if !last.is_empty() {
-                last.push(' ');
-            }
-            last.push_str(word);
-        }
-    }
-    parts
-}
-
-fn unquote(s: &str) -> Option<String> {
-    let s = s.trim();
-    s.strip_prefix('"').and_then(|r| r.strip_suffix('"')).map(str::to_string)
 }
 
 /// The label a filter or group-by key names on a series (`resource.label.service_name`).
@@ -201,7 +240,12 @@ pub(crate) fn label_of<'s>(s: &'s Series, key: &str) -> Option<&'s str> {
 /// `GET /v3/projects/{p}/timeSeries`.
 pub(crate) fn time_series(world: &mut World, call: &Call, project: &str) -> Answer {
     let invalid = |field: &str, value: &str, why: &str| -> Answer {
-        rpc_error(400, "INVALID_ARGUMENT", &format!("Field {field} had an invalid value of \"{value}\": {why}")).into()
+        rpc_error(
+            400,
+            "INVALID_ARGUMENT",
+            &format!("Field {field} had an invalid value of \"{value}\": {why}"),
+        )
+        .into()
     };
     let filter = query_param(call.query, "filter").unwrap_or_default();
     if filter.trim().is_empty() {
@@ -211,16 +255,29 @@ pub(crate) fn time_series(world: &mut World, call: &Call, project: &str) -> Answ
         Ok(t) => t,
         Err(why) => return invalid("filter", &filter, &why),
     };
-    let types: Vec<&str> = terms.iter().filter_map(|t| match t {
-        Term::Equals(k, v) if k == "metric.type" && v.len() == 1 => Some(v[0].as_str()),
-        _ => None,
-    }).collect();
+    let types: Vec<&str> = terms
+        .iter()
+        .filter_map(|t| match t {
+            Term::Equals(k, v) if k == "metric.type" && v.len() == 1 => Some(v[0].as_str()),
+            _ => None,
+        })
+        .collect();
     let [metric_type] = types.as_slice() else {
-        return invalid("filter", &filter, "the filter must name exactly one metric type, like metric.type = \"run.googleapis.com/request_count\".");
+        return invalid(
+            "filter",
+            &filter,
+            "the filter must name exactly one metric type, like metric.type = \"run.googleapis.com/request_count\".",
+        );
     };
     let end = match time(call, "interval.endTime") {
         Ok(Some(t)) => t,
-        Ok(None) => return invalid("interval.endTime", "", "the end of the interval is required."),
+        Ok(None) => {
+            return invalid(
+                "interval.endTime",
+                "",
+                "the end of the interval is required.",
+            );
+        }
         Err(v) => return invalid("interval.endTime", &v, "not an RFC 3339 timestamp."),
     };
     let start = match time(call, "interval.startTime") {
@@ -228,13 +285,23 @@ pub(crate) fn time_series(world: &mut World, call: &Call, project: &str) -> Answ
         Err(v) => return invalid("interval.startTime", &v, "not an RFC 3339 timestamp."),
     };
     if start > end {
-        return invalid("interval.startTime", &stamp(start), "the start of the interval is after its end.");
+        return invalid(
+            "interval.startTime",
+            &stamp(start),
+            "the start of the interval is after its end.",
+        );
     }
     let period = match query_param(call.query, "aggregation.alignmentPeriod") {
         None => 60,
         Some(p) => match p.strip_suffix('s').and_then(|s| s.parse::<i64>().ok()) {
             Some(s) if s >= 60 => s,
-            _ => return invalid("aggregation.alignmentPeriod", &p, "the alignment period must be at least 60s."),
+            _ => {
+                return invalid(
+                    "aggregation.alignmentPeriod",
+                    &p,
+                    "the alignment period must be at least 60s.",
+                );
+            }
         },
     };
     let aligner = query_param(call.query, "aggregation.perSeriesAligner").unwrap_or_default();
@@ -243,21 +310,30 @@ pub(crate) fn time_series(world: &mut World, call: &Call, project: &str) -> Answ
 
     let all = catalogue(world, project);
     if !all.iter().any(|s| s.metric == *metric_type) {
-        return rpc_error(404, "NOT_FOUND", &format!("Cannot find metric(s) that match type = \"{metric_type}\".")).into();
+        return rpc_error(
+            404,
+            "NOT_FOUND",
+            &format!("Cannot find metric(s) that match type = \"{metric_type}\"."),
+        )
+        .into();
     }
     let mut series: Vec<Series> = all
         .into_iter()
-        .filter(|s| terms.iter().all(|t| match t {
-            Term::Equals(k, vals) => label_of(s, k).is_some_and(|v| vals.iter().any(|x| x == v)),
-            Term::StartsWith(k, p) => label_of(s, k).is_some_and(|v| v.starts_with(p.as_str())),
-        }))
+        .filter(|s| {
+            terms.iter().all(|t| match t {
+                Term::Equals(k, vals) => {
+                    label_of(s, k).is_some_and(|v| vals.iter().any(|x| x == v))
+                }
+                Term::StartsWith(k, p) => label_of(s, k).is_some_and(|v| v.starts_with(p.as_str())),
+            })
+        })
         .collect();
     let rate = aligner == "ALIGN_RATE";
     for s in &mut series {
         if s.kind == MetricKind::Delta && !rate {
             s.value *= period as f64;
         }
-        if rate || aligner == "ALIGN_MEAN" || (s.kind == MetricKind::Delta && rate) {
+        if rate || aligner == "ALIGN_MEAN" {
             s.int = false;
         }
         if rate {
@@ -268,7 +344,10 @@ pub(crate) fn time_series(world: &mut World, call: &Call, project: &str) -> Answ
         series = reduce(series, &reducer, &group_by);
     }
     let unit = series.first().map_or("1", |s| s.unit);
-    let items: Vec<Value> = series.iter().map(|s| render(s, start, end, period)).collect();
+    let items: Vec<Value> = series
+        .iter()
+        .map(|s| render(s, start, end, period))
+        .collect();
     match paginate(items, call.query, "pageSize", "page_size") {
         Ok((items, next)) => {
             let mut body = json!({});
@@ -289,7 +368,10 @@ pub(crate) fn time_series(world: &mut World, call: &Call, project: &str) -> Answ
 fn reduce(series: Vec<Series>, reducer: &str, fields: &[String]) -> Vec<Series> {
     let mut groups: Vec<(Vec<Option<String>>, Vec<Series>)> = Vec::new();
     for s in series {
-        let key: Vec<Option<String>> = fields.iter().map(|f| label_of(&s, f).map(str::to_string)).collect();
+        let key: Vec<Option<String>> = fields
+            .iter()
+            .map(|f| label_of(&s, f).map(str::to_string))
+            .collect();
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, members)) => members.push(s),
             None => groups.push((key, vec![s])),
@@ -313,7 +395,11 @@ fn reduce(series: Vec<Series>, reducer: &str, fields: &[String]) -> Vec<Series> 
             }
             let keep = |prefix: &str, map: &Map<String, Value>| -> Map<String, Value> {
                 map.iter()
-                    .filter(|(k, _)| fields.iter().any(|f| f.replace(".labels.", ".label.") == format!("{prefix}{k}")))
+                    .filter(|(k, _)| {
+                        fields
+                            .iter()
+                            .any(|f| f.replace(".labels.", ".label.") == format!("{prefix}{k}"))
+                    })
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect()
             };
@@ -330,12 +416,20 @@ fn render(s: &Series, start: DateTime<Utc>, end: DateTime<Utc>, period: i64) -> 
     } else {
         json!({"doubleValue": s.value})
     };
+    let step = chrono::TimeDelta::try_seconds(period).unwrap_or(chrono::TimeDelta::MAX);
     let mut points = Vec::new();
     let mut t = end;
     while t >= start && points.len() < 100 {
-        let from = if s.kind == MetricKind::Delta { t - chrono::Duration::seconds(period) } else { t };
-        points.push(json!({"interval": {"startTime": stamp(from), "endTime": stamp(t)}, "value": value}));
-        t -= chrono::Duration::seconds(period);
+        let before = t.checked_sub_signed(step);
+        let from = match (s.kind, before) {
+            (MetricKind::Delta, Some(b)) => b,
+            _ => t,
+        };
+        points.push(
+            json!({"interval": {"startTime": stamp(from), "endTime": stamp(t)}, "value": value}),
+        );
+        let Some(b) = before else { break };
+        t = b;
     }
     json!({
         "metric": {"type": s.metric, "labels": s.metric_labels},
@@ -349,28 +443,12 @@ fn render(s: &Series, start: DateTime<Utc>, end: DateTime<Utc>, period: i64) -> 
 fn time(call: &Call, key: &str) -> Result<Option<DateTime<Utc>>, String> {
     match query_param(call.query, key) {
         None => Ok(None),
-        Some(v) => DateTime::parse_from_rfc3339(&v).map(|t| Some(t.with_timezone(&Utc))).map_err(|_| v),
+        Some(v) => DateTime::parse_from_rfc3339(&v)
+            .map(|t| Some(t.with_timezone(&Utc)))
+            .map_err(|_| v),
     }
 }
 
 fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn filters_read_terms_functions_and_quotes() {
-        let terms = parse_filter(
-            "metric.type = \"run.googleapis.com/request_count\" AND resource.labels.service_name = one_of(\"a\", \"b c\") AND resource.label.location = starts_with(\"us\")",
-        )
-        .expect("parses");
-        assert_eq!(terms.len(), 3);
-        assert_eq!(terms[1], Term::Equals("resource.label.service_name".into(), vec!["a".into(), "b c".into()]));
-        assert_eq!(terms[2], Term::StartsWith("resource.label.location".into(), "us".into()));
-        assert!(parse_filter("metric.type = unquoted").is_err());
-        assert!(parse_filter("nonsense").is_err());
-    }
 }

@@ -36,7 +36,9 @@ pub(crate) fn route_v1(
             }
         }
         ([id], verb) => {
-            let Some(o) = world.find_op(project, id).filter(|o| world.ops[*o].location == location)
+            let Some(o) = world
+                .find_op(project, id)
+                .filter(|o| world.ops[*o].location == location)
             else {
                 return rpc_error(
                     404,
@@ -80,7 +82,7 @@ fn run_v1_operation(world: &World, o: usize) -> Value {
         "done": op.done()
     });
     if op.done() {
-        let mut service = super::run_knative::service(world, op.target);
+        let mut service = super::knative_view::service(world, op.target);
         service["@type"] = json!("type.googleapis.com/google.cloud.run.v1.Service");
         body["response"] = service;
     }

@@ -7,7 +7,9 @@ use chrono::SecondsFormat;
 use serde_json::{Map, Value, json};
 
 use super::errors::{self, rpc_error};
-use super::{Answer, Call, Reply, guarded, json_body, known_fields, list_body, paginate, query_param};
+use super::{
+    Answer, Call, Reply, guarded, json_body, known_fields, list_body, paginate, query_param,
+};
 use crate::sim::state::{Api, World};
 
 const SERVICE: &str = "cloudtasks.googleapis.com";
@@ -38,7 +40,11 @@ pub(crate) fn route(
             guarded(world, &all, SERVICE, |w| {
                 let items = all
                     .iter()
-                    .filter(|i| wanted.as_deref().is_none_or(|s| w.resources[**i].body["state"] == s))
+                    .filter(|i| {
+                        wanted
+                            .as_deref()
+                            .is_none_or(|s| w.resources[**i].body["state"] == s)
+                    })
                     .map(|i| shape(&w.resources[*i].body, beta3, mask.as_deref()))
                     .collect();
                 match paginate(items, call.query, "pageSize", "page_size") {
@@ -49,7 +55,9 @@ pub(crate) fn route(
         }
         ([queue], verb) => {
             let Some(i) = world.find(Api::CloudTasks, project, Some(location), queue) else {
-                let message = format!("queue \"projects/{project}/locations/{location}/queues/{queue}\" not found");
+                let message = format!(
+                    "queue \"projects/{project}/locations/{location}/queues/{queue}\" not found"
+                );
                 return Reply {
                     status: 404,
                     body: json!({"error": {
@@ -125,7 +133,9 @@ fn state_filter(call: &Call) -> Result<Option<String>, Reply> {
         _ => Err(rpc_error(
             400,
             "INVALID_ARGUMENT",
-            &format!("Invalid filter \"{filter}\"; only filtering on state is supported, like \"state: PAUSED\"."),
+            &format!(
+                "Invalid filter \"{filter}\"; only filtering on state is supported, like \"state: PAUSED\"."
+            ),
         )),
     }
 }

@@ -39,11 +39,11 @@ pub(crate) const KEYS: &[&str] = &[
 /// What is wrong with setting `key` to `value` on a workload, if anything.
 pub(crate) fn set_problem(key: &str, value: &Value) -> Option<String> {
     let shown = value.to_string();
-    let count = || value.as_u64().filter(|n| *n <= 100_000).is_some();
+    let count = || value.as_u64().is_some_and(|n| n <= 100_000);
     let ok = match key {
         "replicas" | "faulty_pods" | "hpa.min" | "hpa.max" => count(),
         "hpa.cpu" | "hpa.target" => value.as_u64().is_some_and(|n| (1..=10_000).contains(&n)),
-        "fault" | "bad_rollout" => value.as_str().and_then(Fault::parse).is_some(),
+        "fault" | "bad_rollout" => value.as_str().is_some_and(|t| Fault::parse(t).is_ok()),
         "rollout_restart" => value.is_boolean(),
         "progress_deadline" => seconds(value).is_some(),
         _ => {
@@ -73,7 +73,7 @@ impl KubeCluster {
         match key {
             "replicas" => self.scale(index, n, at),
             "fault" => {
-                let fault = value.as_str().and_then(Fault::parse).flatten();
+                let fault = value.as_str().and_then(|t| Fault::parse(t).ok()).flatten();
                 self.set_fault(index, fault, at);
             }
             "faulty_pods" => {
@@ -82,7 +82,7 @@ impl KubeCluster {
                 self.set_fault(index, fault, at);
             }
             "bad_rollout" => {
-                let fault = value.as_str().and_then(Fault::parse).flatten();
+                let fault = value.as_str().and_then(|t| Fault::parse(t).ok()).flatten();
                 self.start_rollout(index, at, fault, None);
             }
             "rollout_restart" => {
@@ -219,7 +219,7 @@ impl KubeCluster {
     /// Runs every controller up to `at`.
     pub fn tick(&mut self, at: Duration) {
         while self.now < at {
-            let step = (at - self.now).min(MAX_TICK);
+            let step = at.saturating_sub(self.now).min(MAX_TICK);
             let from = self.now;
             self.now += step;
             let now = self.now;
@@ -275,7 +275,9 @@ impl KubeCluster {
             let message = if fault == Fault::OomKilled {
                 format!("Memory cgroup out of memory: Killed process in container {container}")
             } else {
-                format!("Back-off restarting failed container {container} in pod {name}_{ns}({uid})")
+                format!(
+                    "Back-off restarting failed container {container} in pod {name}_{ns}({uid})"
+                )
             };
             let host = self.nodes.get(node).cloned();
             self.record(
@@ -296,81 +298,106 @@ impl KubeCluster {
         let Some(w) = self.workloads.get(index) else {
             return;
         };
-        let (replicas, kind, hash) = (w.replicas, w.kind, w.hash.clone());
-        let pods: Vec<(String, bool, bool)> = self
-            .pods_of(index)
-            .iter()
-            .map(|p| (p.name.clone(), p.hash == hash, p.ready(at)))
-            .collect();
-        let ns = w.namespace.clone();
-        let old: Vec<&(String, bool, bool)> = pods.iter().filter(|p| !p.1).collect();
-        let new: Vec<&(String, bool, bool)> = pods.iter().filter(|p| p.1).collect();
+        let (replicas, kind, ns) = (w.replicas, w.kind, w.namespace.clone());
+        let due = w.rollout.as_ref().is_none_or(|r| r.next_step <= at);
+        let before = self.counts(index, at);
+        let old = before.total - before.updated;
         let mut changed = false;
-
-        if w.rollout.is_some() || !old.is_empty() {
-            let due = w.rollout.as_ref().is_none_or(|r| r.next_step <= at);
-            if due {
-                let (surge, unavailable) = budget(kind, replicas);
-                let new_ready = new.iter().filter(|p| p.2).count() as u32;
-                let old_ready = old.iter().filter(|p| p.2).count() as u32;
-                let floor = replicas.saturating_sub(unavailable);
-                let mut removable = (old_ready + new_ready).saturating_sub(floor);
-                let mut removed = 0u32;
-                for (name, _, ready) in &old {
-                    if *ready {
-                        if removable == 0 {
-                            continue;
-                        }
-                        removable -= 1;
-                    }
-                    self.remove_pod(&ns, name);
-                    removed += 1;
-                }
-                let remaining = old.len() as u32 - removed + new.len() as u32;
-                let room = (replicas + surge).saturating_sub(remaining);
-                let want = replicas.saturating_sub(new.len() as u32);
-                for _ in 0..room.min(want) {
+        if (w.rollout.is_some() || old > 0) && due {
+            self.rollout_step(index, at, replicas, kind, before);
+            changed = true;
+        } else if w.rollout.is_none() && old == 0 && before.updated != replicas {
+            if before.updated < replicas {
+                for _ in before.updated..replicas {
                     self.create_pod(index, at, false);
                 }
-                let progressed = removed > 0 || new_ready > 0 && room.min(want) > 0;
-                if let Some(r) = self.workloads[index].rollout.as_mut() {
-                    r.next_step = at + ROLLOUT_STEP;
-                    if progressed {
-                        r.last_progress = at;
-                    }
+            } else {
+                let extra: Vec<String> = self
+                    .pods_of(index)
+                    .iter()
+                    .rev()
+                    .take((before.updated - replicas) as usize)
+                    .map(|p| p.name.clone())
+                    .collect();
+                for name in extra {
+                    self.remove_pod(&ns, &name);
                 }
-                changed = true;
             }
-        } else {
-            let have = new.len() as u32;
-            if have < replicas {
-                for _ in have..replicas {
-                    self.create_pod(index, at, false);
-                }
-                changed = true;
-            } else if have > replicas {
-                for (name, _, _) in new.iter().rev().take((have - replicas) as usize) {
-                    self.remove_pod(&ns, name);
-                }
-                changed = true;
-            }
+            changed = true;
         }
-        let c = self.counts(index, at);
+        let c = if changed {
+            self.counts(index, at)
+        } else {
+            before
+        };
         let w = &mut self.workloads[index];
         if w.rollout.is_some() && c.total == replicas && c.updated_ready == replicas {
             w.rollout = None;
             changed = true;
         }
-        if self.conditions(index, at) || changed {
+        if self.conditions(index, at, c) || changed {
             let w = &self.workloads[index];
             let (res, name) = (w.res(), w.name.clone());
             self.touch(res, &ns, &name);
         }
     }
 
+    /// One step of a rolling update: remove what the availability budget allows of the old
+    /// revision's pods (unready ones first), then surge new ones.
+    fn rollout_step(
+        &mut self,
+        index: usize,
+        at: Duration,
+        replicas: u32,
+        kind: WorkloadKind,
+        c: super::store::Counts,
+    ) {
+        let Some(hash) = self.workloads.get(index).map(|w| w.hash.clone()) else {
+            return;
+        };
+        let ns = self.workloads[index].namespace.clone();
+        let old: Vec<(String, bool)> = self
+            .pods_of(index)
+            .iter()
+            .filter(|p| p.hash != hash)
+            .map(|p| (p.name.clone(), p.ready(at)))
+            .collect();
+        let (surge, unavailable) = budget(kind, replicas);
+        let new_ready = c.updated_ready;
+        let floor = replicas.saturating_sub(unavailable);
+        let mut removable = c.ready.saturating_sub(floor);
+        let mut removed = 0u32;
+        for (name, ready) in old
+            .iter()
+            .filter(|p| !p.1)
+            .chain(old.iter().filter(|p| p.1))
+        {
+            if *ready {
+                if removable == 0 {
+                    break;
+                }
+                removable -= 1;
+            }
+            self.remove_pod(&ns, name);
+            removed += 1;
+        }
+        let remaining = old.len() as u32 - removed + c.updated;
+        let room = (replicas + surge).saturating_sub(remaining);
+        let want = replicas.saturating_sub(c.updated);
+        for _ in 0..room.min(want) {
+            self.create_pod(index, at, false);
+        }
+        let progressed = removed > 0 || new_ready > 0 && room.min(want) > 0;
+        if let Some(r) = self.workloads[index].rollout.as_mut() {
+            r.next_step = at + ROLLOUT_STEP;
+            if progressed {
+                r.last_progress = at;
+            }
+        }
+    }
+
     /// Updates Available and Progressing; returns whether either changed.
-    fn conditions(&mut self, index: usize, at: Duration) -> bool {
-        let c = self.counts(index, at);
+    fn conditions(&mut self, index: usize, at: Duration, c: super::store::Counts) -> bool {
         let w = &mut self.workloads[index];
         let (_, unavailable) = budget(w.kind, w.replicas);
         let rs = format!("{}-{}", w.name, w.hash);
@@ -431,15 +458,19 @@ impl KubeCluster {
         let desired = raw.clamp(hpa.min, hpa.max.max(hpa.min));
         let before = hpa.desired;
         hpa.desired = desired;
-        let scale_to = if desired > replicas {
-            hpa.below_since = None;
-            Some(desired)
-        } else if desired < replicas {
-            let since = *hpa.below_since.get_or_insert(at);
-            (at.saturating_sub(since) >= HPA_DOWNSCALE_WINDOW).then_some(desired)
-        } else {
-            hpa.below_since = None;
-            None
+        let scale_to = match desired.cmp(&replicas) {
+            std::cmp::Ordering::Greater => {
+                hpa.below_since = None;
+                Some(desired)
+            }
+            std::cmp::Ordering::Less => {
+                let since = *hpa.below_since.get_or_insert(at);
+                (at.saturating_sub(since) >= HPA_DOWNSCALE_WINDOW).then_some(desired)
+            }
+            std::cmp::Ordering::Equal => {
+                hpa.below_since = None;
+                None
+            }
         };
         let (ns, name, uid) = (w.namespace.clone(), w.name.clone(), hpa.uid.clone());
         if let Some(to) = scale_to {
@@ -468,7 +499,11 @@ impl KubeCluster {
     }
 }
 
-fn update(cond: &mut Cond, (status, reason, message): (bool, &'static str, String), at: Duration) -> bool {
+fn update(
+    cond: &mut Cond,
+    (status, reason, message): (bool, &'static str, String),
+    at: Duration,
+) -> bool {
     if cond.status == status && cond.reason == reason && cond.message == message {
         return false;
     }
@@ -556,20 +591,31 @@ mod tests {
         assert!(c.workloads[0].rollout.is_none(), "the rollout completes");
         let after: Vec<String> = c.workloads[0].pods.iter().cloned().collect();
         assert_eq!(after.len(), 2);
-        assert!(after.iter().all(|p| !before.contains(p)), "all pods replaced");
+        assert!(
+            after.iter().all(|p| !before.contains(p)),
+            "all pods replaced"
+        );
         assert!(c.workloads[0].progressing.status);
     }
 
     #[test]
     fn a_bad_rollout_stalls_then_exceeds_its_deadline() {
         let mut c = cluster();
-        c.set(0, "bad_rollout", &serde_json::json!("CrashLoopBackOff"), s(1));
+        c.set(
+            0,
+            "bad_rollout",
+            &serde_json::json!("CrashLoopBackOff"),
+            s(1),
+        );
         c.tick(s(120));
         let counts = c.counts(0, s(120));
         assert_eq!(counts.ready, 2, "the old pods keep serving");
         assert!(c.workloads[0].progressing.status);
         c.tick(s(700));
-        assert_eq!(c.workloads[0].progressing.reason, "ProgressDeadlineExceeded");
+        assert_eq!(
+            c.workloads[0].progressing.reason,
+            "ProgressDeadlineExceeded"
+        );
         assert!(!c.workloads[0].progressing.status);
         assert!(c.pods.values().any(|p| p.restarts > 3));
     }

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::store::Res;
 
 /// One servable resource.
-pub(crate) struct Kind {
+pub(crate) struct ApiResource {
     pub res: Res,
     pub group: &'static str,
     pub version: &'static str,
@@ -18,41 +18,179 @@ pub(crate) struct Kind {
     pub short: &'static [&'static str],
     pub verbs: &'static [&'static str],
     /// Subresources: (name, kind, group, version, verbs).
-    pub subs: &'static [(&'static str, &'static str, &'static str, &'static str, &'static [&'static str])],
+    pub subs: &'static [(
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static [&'static str],
+    )],
 }
 
 const READ: &[&str] = &["get", "list", "watch"];
-const ALL: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+const ALL: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
 const SUB: &[&str] = &["get", "patch", "update"];
 
-pub(crate) const KINDS: &[Kind] = &[
-    Kind { res: Res::Namespace, group: "", version: "v1", plural: "namespaces", singular: "namespace", kind: "Namespace", namespaced: false, short: &["ns"], verbs: READ, subs: &[] },
-    Kind { res: Res::Node, group: "", version: "v1", plural: "nodes", singular: "node", kind: "Node", namespaced: false, short: &["no"], verbs: READ, subs: &[] },
-    Kind { res: Res::Pod, group: "", version: "v1", plural: "pods", singular: "pod", kind: "Pod", namespaced: true, short: &["po"], verbs: &["delete", "get", "list", "watch"], subs: &[("status", "Pod", "", "v1", &["get"])] },
-    Kind { res: Res::Event, group: "", version: "v1", plural: "events", singular: "event", kind: "Event", namespaced: true, short: &["ev"], verbs: READ, subs: &[] },
-    Kind { res: Res::Deployment, group: "apps", version: "v1", plural: "deployments", singular: "deployment", kind: "Deployment", namespaced: true, short: &["deploy"], verbs: &["get", "list", "patch", "update", "watch"], subs: &[("scale", "Scale", "autoscaling", "v1", SUB), ("status", "Deployment", "", "", &["get"])] },
-    Kind { res: Res::StatefulSet, group: "apps", version: "v1", plural: "statefulsets", singular: "statefulset", kind: "StatefulSet", namespaced: true, short: &["sts"], verbs: &["get", "list", "patch", "update", "watch"], subs: &[("scale", "Scale", "autoscaling", "v1", SUB), ("status", "StatefulSet", "", "", &["get"])] },
-    Kind { res: Res::DaemonSet, group: "apps", version: "v1", plural: "daemonsets", singular: "daemonset", kind: "DaemonSet", namespaced: true, short: &["ds"], verbs: &["get", "list", "patch", "update", "watch"], subs: &[("status", "DaemonSet", "", "", &["get"])] },
-    Kind { res: Res::ReplicaSet, group: "apps", version: "v1", plural: "replicasets", singular: "replicaset", kind: "ReplicaSet", namespaced: true, short: &["rs"], verbs: &["get", "list"], subs: &[] },
-    Kind { res: Res::Hpa, group: "autoscaling", version: "v2", plural: "horizontalpodautoscalers", singular: "horizontalpodautoscaler", kind: "HorizontalPodAutoscaler", namespaced: true, short: &["hpa"], verbs: READ, subs: &[] },
-    Kind { res: Res::Lease, group: "coordination.k8s.io", version: "v1", plural: "leases", singular: "lease", kind: "Lease", namespaced: true, short: &[], verbs: ALL, subs: &[] },
+pub(crate) const KINDS: &[ApiResource] = &[
+    ApiResource {
+        res: Res::Namespace,
+        group: "",
+        version: "v1",
+        plural: "namespaces",
+        singular: "namespace",
+        kind: "Namespace",
+        namespaced: false,
+        short: &["ns"],
+        verbs: READ,
+        subs: &[],
+    },
+    ApiResource {
+        res: Res::Node,
+        group: "",
+        version: "v1",
+        plural: "nodes",
+        singular: "node",
+        kind: "Node",
+        namespaced: false,
+        short: &["no"],
+        verbs: READ,
+        subs: &[],
+    },
+    ApiResource {
+        res: Res::Pod,
+        group: "",
+        version: "v1",
+        plural: "pods",
+        singular: "pod",
+        kind: "Pod",
+        namespaced: true,
+        short: &["po"],
+        verbs: &["delete", "get", "list", "watch"],
+        subs: &[("status", "Pod", "", "v1", &["get"])],
+    },
+    ApiResource {
+        res: Res::Event,
+        group: "",
+        version: "v1",
+        plural: "events",
+        singular: "event",
+        kind: "Event",
+        namespaced: true,
+        short: &["ev"],
+        verbs: READ,
+        subs: &[],
+    },
+    ApiResource {
+        res: Res::Deployment,
+        group: "apps",
+        version: "v1",
+        plural: "deployments",
+        singular: "deployment",
+        kind: "Deployment",
+        namespaced: true,
+        short: &["deploy"],
+        verbs: &["get", "list", "patch", "update", "watch"],
+        subs: &[
+            ("scale", "Scale", "autoscaling", "v1", SUB),
+            ("status", "Deployment", "", "", &["get"]),
+        ],
+    },
+    ApiResource {
+        res: Res::StatefulSet,
+        group: "apps",
+        version: "v1",
+        plural: "statefulsets",
+        singular: "statefulset",
+        kind: "StatefulSet",
+        namespaced: true,
+        short: &["sts"],
+        verbs: &["get", "list", "patch", "update", "watch"],
+        subs: &[
+            ("scale", "Scale", "autoscaling", "v1", SUB),
+            ("status", "StatefulSet", "", "", &["get"]),
+        ],
+    },
+    ApiResource {
+        res: Res::DaemonSet,
+        group: "apps",
+        version: "v1",
+        plural: "daemonsets",
+        singular: "daemonset",
+        kind: "DaemonSet",
+        namespaced: true,
+        short: &["ds"],
+        verbs: &["get", "list", "patch", "update", "watch"],
+        subs: &[("status", "DaemonSet", "", "", &["get"])],
+    },
+    ApiResource {
+        res: Res::ReplicaSet,
+        group: "apps",
+        version: "v1",
+        plural: "replicasets",
+        singular: "replicaset",
+        kind: "ReplicaSet",
+        namespaced: true,
+        short: &["rs"],
+        verbs: &["get", "list"],
+        subs: &[],
+    },
+    ApiResource {
+        res: Res::Hpa,
+        group: "autoscaling",
+        version: "v2",
+        plural: "horizontalpodautoscalers",
+        singular: "horizontalpodautoscaler",
+        kind: "HorizontalPodAutoscaler",
+        namespaced: true,
+        short: &["hpa"],
+        verbs: READ,
+        subs: &[],
+    },
+    ApiResource {
+        res: Res::Lease,
+        group: "coordination.k8s.io",
+        version: "v1",
+        plural: "leases",
+        singular: "lease",
+        kind: "Lease",
+        namespaced: true,
+        short: &[],
+        verbs: ALL,
+        subs: &[],
+    },
 ];
 
-const CATEGORIES_ALL: &[Res] = &[Res::Pod, Res::Deployment, Res::StatefulSet, Res::DaemonSet, Res::ReplicaSet, Res::Hpa];
+const CATEGORIES_ALL: &[Res] = &[
+    Res::Pod,
+    Res::Deployment,
+    Res::StatefulSet,
+    Res::DaemonSet,
+    Res::ReplicaSet,
+    Res::Hpa,
+];
 
-pub(crate) fn kind_of(res: Res) -> &'static Kind {
+pub(crate) fn kind_of(res: Res) -> &'static ApiResource {
     KINDS.iter().find(|k| k.res == res).unwrap_or(&KINDS[0])
 }
 
 /// The resource a path names, if the group and version serve it.
-pub(crate) fn lookup(group: &str, version: &str, plural: &str) -> Option<&'static Kind> {
+pub(crate) fn lookup(group: &str, version: &str, plural: &str) -> Option<&'static ApiResource> {
     KINDS
         .iter()
         .find(|k| k.group == group && k.version == version && k.plural == plural)
 }
 
 /// `plural.group` as error messages write it (`deployments.apps`, `pods`).
-pub(crate) fn qualified(kind: &Kind) -> String {
+pub(crate) fn qualified(kind: &ApiResource) -> String {
     if kind.group.is_empty() {
         kind.plural.to_string()
     } else {
@@ -60,7 +198,7 @@ pub(crate) fn qualified(kind: &Kind) -> String {
     }
 }
 
-pub(crate) fn api_version(kind: &Kind) -> String {
+pub(crate) fn api_version(kind: &ApiResource) -> String {
     if kind.group.is_empty() {
         kind.version.to_string()
     } else {
@@ -113,7 +251,10 @@ pub(crate) fn api_group(name: &str) -> Option<Value> {
 /// The APIResourceList of one group version (`""` is the core group).
 pub(crate) fn resource_list(group: &str, version: &str) -> Option<Value> {
     let mut resources = Vec::new();
-    for k in KINDS.iter().filter(|k| k.group == group && k.version == version) {
+    for k in KINDS
+        .iter()
+        .filter(|k| k.group == group && k.version == version)
+    {
         let mut r = json!({
             "name": k.plural, "singularName": k.singular, "namespaced": k.namespaced,
             "kind": k.kind, "verbs": k.verbs,
@@ -142,7 +283,9 @@ pub(crate) fn resource_list(group: &str, version: &str) -> Option<Value> {
     } else {
         format!("{group}/{version}")
     };
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}))
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
+    )
 }
 
 #[cfg(test)]
@@ -152,14 +295,28 @@ mod tests {
     #[test]
     fn discovery_names_every_group_the_issue_needs() {
         let list = group_list();
-        let names: Vec<&str> = list["groups"].as_array().expect("groups").iter().filter_map(|g| g["name"].as_str()).collect();
+        let names: Vec<&str> = list["groups"]
+            .as_array()
+            .expect("groups")
+            .iter()
+            .filter_map(|g| g["name"].as_str())
+            .collect();
         assert_eq!(names, vec!["apps", "autoscaling", "coordination.k8s.io"]);
         assert!(resource_list("", "v1").is_some());
         assert!(resource_list("autoscaling", "v2").is_some());
         assert!(resource_list("autoscaling", "v1").is_none());
         let apps = resource_list("apps", "v1").expect("apps");
-        assert!(apps["resources"].as_array().expect("list").iter().any(|r| r["name"] == "deployments/scale" && r["group"] == "autoscaling"));
-        assert_eq!(lookup("apps", "v1", "deployments").map(|k| k.res), Some(Res::Deployment));
+        assert!(
+            apps["resources"]
+                .as_array()
+                .expect("list")
+                .iter()
+                .any(|r| r["name"] == "deployments/scale" && r["group"] == "autoscaling")
+        );
+        assert_eq!(
+            lookup("apps", "v1", "deployments").map(|k| k.res),
+            Some(Res::Deployment)
+        );
         assert_eq!(qualified(kind_of(Res::Lease)), "leases.coordination.k8s.io");
     }
 }

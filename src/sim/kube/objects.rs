@@ -24,7 +24,13 @@ fn born(c: &KubeCluster, days: i64) -> String {
     stamp(c.clock.start_wall - chrono::Duration::days(days))
 }
 
-fn meta(name: &str, namespace: Option<&str>, uid: &str, rv: u64, created: &str) -> Map<String, Value> {
+fn meta(
+    name: &str,
+    namespace: Option<&str>,
+    uid: &str,
+    rv: u64,
+    created: &str,
+) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("name".into(), name.into());
     if let Some(ns) = namespace {
@@ -61,7 +67,13 @@ pub(crate) fn workload(c: &KubeCluster, index: usize) -> Value {
     };
     let at = c.now;
     let n = c.counts(index, at);
-    let mut m = meta(&w.name, Some(&w.namespace), &w.uid, w.rv, &born(c, CLUSTER_AGE_DAYS));
+    let mut m = meta(
+        &w.name,
+        Some(&w.namespace),
+        &w.uid,
+        w.rv,
+        &born(c, CLUSTER_AGE_DAYS),
+    );
     m.insert("generation".into(), w.generation.into());
     m.insert("labels".into(), json!({"app": w.name}));
     let mut spec = json!({
@@ -76,8 +88,7 @@ pub(crate) fn workload(c: &KubeCluster, index: usize) -> Value {
                 json!({"deployment.kubernetes.io/revision": w.revision.to_string()}),
             );
             spec["replicas"] = w.replicas.into();
-            spec["strategy"] =
-                json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}});
+            spec["strategy"] = json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}});
             spec["progressDeadlineSeconds"] = w.progress_deadline.as_secs().into();
             let mut status = json!({
                 "observedGeneration": w.generation,
@@ -124,8 +135,7 @@ pub(crate) fn workload(c: &KubeCluster, index: usize) -> Value {
             ("StatefulSet", status)
         }
         WorkloadKind::DaemonSet => {
-            spec["updateStrategy"] =
-                json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}});
+            spec["updateStrategy"] = json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}});
             let status = json!({
                 "observedGeneration": w.generation,
                 "currentNumberScheduled": n.total,
@@ -214,23 +224,32 @@ pub(crate) fn pod(c: &KubeCluster, p: &Pod) -> Value {
     let image = container["image"].as_str().unwrap_or_default().to_string();
     let mut m = meta(&p.name, Some(&p.namespace), &p.uid, p.rv, &created);
     let (hash_label, owner_kind, owner_name) = match w.kind {
-        WorkloadKind::Deployment => ("pod-template-hash", "ReplicaSet", format!("{}-{}", w.name, p.hash)),
+        WorkloadKind::Deployment => (
+            "pod-template-hash",
+            "ReplicaSet",
+            format!("{}-{}", w.name, p.hash),
+        ),
         WorkloadKind::StatefulSet => ("controller-revision-hash", "StatefulSet", w.name.clone()),
         WorkloadKind::DaemonSet => ("controller-revision-hash", "DaemonSet", w.name.clone()),
     };
-    m.insert("generateName".into(), format!("{}-", owner_name).into());
+    m.insert("generateName".into(), format!("{owner_name}-").into());
     m.insert("labels".into(), json!({"app": w.name, hash_label: p.hash}));
     m.insert("ownerReferences".into(), json!([{"apiVersion": "apps/v1", "kind": owner_kind, "name": owner_name, "uid": w.uid, "controller": true, "blockOwnerDeletion": true}]));
     let node = c.nodes.get(p.node).cloned().unwrap_or_default();
     let mut spec = w.template["spec"].clone();
-    let scheduled = p.fault != Some(Fault::Unschedulable);
-    if scheduled {
+    let unscheduled = p.fault == Some(Fault::Unschedulable);
+    if !unscheduled {
         spec["nodeName"] = node.clone().into();
     }
     let since = |d: Duration| c.clock.stamp(d);
     let started_at = since(p.starts.max(p.created));
     let ready = p.ready(at);
-    let container_id = |n: u32| format!("containerd://{:064x}", u128::from(crate::sim::resources::stable_hash(&format!("{}{n}", p.uid))));
+    let container_id = |n: u32| {
+        format!(
+            "containerd://{:064x}",
+            u128::from(crate::sim::resources::stable_hash(&format!("{}{n}", p.uid)))
+        )
+    };
     let mut status = json!({
         "phase": "Running",
         "qosClass": "Burstable",
@@ -244,7 +263,7 @@ pub(crate) fn pod(c: &KubeCluster, p: &Pod) -> Value {
         }
         c
     };
-    if !scheduled {
+    if unscheduled {
         status["phase"] = "Pending".into();
         status["conditions"] = json!([{
             "type": "PodScheduled", "status": "False", "lastProbeTime": null, "lastTransitionTime": created,
@@ -300,7 +319,12 @@ pub(crate) fn pod(c: &KubeCluster, p: &Pod) -> Value {
         });
         if p.fault != Some(Fault::ImagePull) && (ready || p.fault.is_some()) {
             cs["containerID"] = container_id(p.restarts).into();
-            cs["imageID"] = format!("{}@sha256:{:064x}", image.split(':').next().unwrap_or_default(), u128::from(crate::sim::resources::stable_hash(&image))).into();
+            cs["imageID"] = format!(
+                "{}@sha256:{:064x}",
+                image.split(':').next().unwrap_or_default(),
+                u128::from(crate::sim::resources::stable_hash(&image))
+            )
+            .into();
         }
         status["containerStatuses"] = json!([cs]);
     }
@@ -325,16 +349,26 @@ pub(crate) fn hpa(c: &KubeCluster, index: usize) -> Option<Value> {
     let ratio = f64::from(h.cpu) / f64::from(h.target.max(1));
     let raw = (f64::from(w.replicas.max(1)) * ratio).ceil() as u32;
     let (limited, reason, message) = if raw > h.max {
-        (true, "TooManyReplicas", "the desired replica count is more than the maximum replica count")
+        (
+            true,
+            "TooManyReplicas",
+            "the desired replica count is more than the maximum replica count",
+        )
     } else if raw < h.min {
-        (true, "TooFewReplicas", "the desired replica count is less than the minimum replica count")
+        (
+            true,
+            "TooFewReplicas",
+            "the desired replica count is less than the minimum replica count",
+        )
     } else {
-        (false, "DesiredWithinRange", "the desired count is within the acceptable range")
+        (
+            false,
+            "DesiredWithinRange",
+            "the desired count is within the acceptable range",
+        )
     };
     let created = born(c, CLUSTER_AGE_DAYS);
-    let cond = |kind: &str, ok: bool, reason: &str, message: &str| {
-        json!({"type": kind, "status": if ok { "True" } else { "False" }, "lastTransitionTime": created, "reason": reason, "message": message})
-    };
+    let cond = |kind: &str, ok: bool, reason: &str, message: &str| json!({"type": kind, "status": if ok { "True" } else { "False" }, "lastTransitionTime": created, "reason": reason, "message": message});
     let mut status = json!({
         "currentReplicas": w.replicas,
         "desiredReplicas": h.desired,
@@ -394,14 +428,23 @@ pub(crate) fn event(c: &KubeCluster, e: &EventRec) -> Value {
 pub(crate) fn namespace(c: &KubeCluster, name: &str) -> Value {
     let (uid, rv) = c.namespaces.get(name).cloned().unwrap_or_default();
     let mut m = meta(name, None, &uid, rv, &born(c, CLUSTER_AGE_DAYS + 30));
-    m.insert("labels".into(), json!({"kubernetes.io/metadata.name": name}));
+    m.insert(
+        "labels".into(),
+        json!({"kubernetes.io/metadata.name": name}),
+    );
     json!({"kind": "Namespace", "apiVersion": "v1", "metadata": m, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}})
 }
 
 pub(crate) fn node(c: &KubeCluster, index: usize) -> Value {
     let name = c.nodes.get(index).cloned().unwrap_or_default();
     let created = born(c, CLUSTER_AGE_DAYS + 30);
-    let mut m = meta(&name, None, &crate::sim::cluster::clock::uid(&name), c.rv, &created);
+    let mut m = meta(
+        &name,
+        None,
+        &crate::sim::cluster::clock::uid(&name),
+        c.rv,
+        &created,
+    );
     m.insert("labels".into(), json!({"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", "node.kubernetes.io/instance-type": "e2-standard-4"}));
     json!({
         "kind": "Node", "apiVersion": "v1", "metadata": m,
@@ -453,9 +496,23 @@ pub(crate) fn all(c: &KubeCluster, res: Res, namespace: Option<&str>) -> Vec<Val
             .map(|i| workload(c, i))
             .collect(),
     };
-    if matches!(res, Res::Deployment | Res::StatefulSet | Res::DaemonSet | Res::Hpa | Res::ReplicaSet) {
+    if matches!(
+        res,
+        Res::Deployment | Res::StatefulSet | Res::DaemonSet | Res::Hpa | Res::ReplicaSet
+    ) {
         out.sort_by(|a, b| {
-            let key = |v: &Value| (v["metadata"]["namespace"].as_str().unwrap_or_default().to_string(), v["metadata"]["name"].as_str().unwrap_or_default().to_string());
+            let key = |v: &Value| {
+                (
+                    v["metadata"]["namespace"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    v["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                )
+            };
             key(a).cmp(&key(b))
         });
     }
@@ -466,7 +523,10 @@ pub(crate) fn all(c: &KubeCluster, res: Res, namespace: Option<&str>) -> Vec<Val
 pub(crate) fn one(c: &KubeCluster, res: Res, namespace: &str, name: &str) -> Option<Value> {
     let key = (namespace.to_string(), name.to_string());
     match res {
-        Res::Namespace => c.namespaces.contains_key(name).then(|| self::namespace(c, name)),
+        Res::Namespace => c
+            .namespaces
+            .contains_key(name)
+            .then(|| self::namespace(c, name)),
         Res::Node => c.nodes.iter().position(|n| n == name).map(|i| node(c, i)),
         Res::Pod => c.pods.get(&key).map(|p| pod(c, p)),
         Res::Event => c.events.get(&key).map(|e| event(c, e)),

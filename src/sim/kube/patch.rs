@@ -85,7 +85,9 @@ fn named(items: &[Value]) -> bool {
 }
 
 fn json_op(target: &mut Value, op: &Value) -> Result<(), String> {
-    let path = op["path"].as_str().ok_or("a JSON patch operation has no path")?;
+    let path = op["path"]
+        .as_str()
+        .ok_or("a JSON patch operation has no path")?;
     let (parent, last) = match path.rsplit_once('/') {
         Some((parent, last)) => (parent, last.replace("~1", "/").replace("~0", "~")),
         None => return Err(format!("the path {path:?} does not start with /")),
@@ -107,14 +109,17 @@ fn json_op(target: &mut Value, op: &Value) -> Result<(), String> {
             map.insert(last, value.ok_or("the operation has no value")?);
         }
         ("remove", Value::Object(map)) => {
-            map.remove(&last).ok_or_else(|| format!("the path {path:?} does not exist"))?;
+            map.remove(&last)
+                .ok_or_else(|| format!("the path {path:?} does not exist"))?;
         }
         ("add", Value::Array(items)) => {
             let v = value.ok_or("the operation has no value")?;
             if last == "-" {
                 items.push(v);
             } else {
-                let i: usize = last.parse().map_err(|_| format!("{last:?} is not an index"))?;
+                let i: usize = last
+                    .parse()
+                    .map_err(|_| format!("{last:?} is not an index"))?;
                 if i > items.len() {
                     return Err(format!("index {i} is past the end"));
                 }
@@ -122,7 +127,9 @@ fn json_op(target: &mut Value, op: &Value) -> Result<(), String> {
             }
         }
         ("replace" | "remove", Value::Array(items)) => {
-            let i: usize = last.parse().map_err(|_| format!("{last:?} is not an index"))?;
+            let i: usize = last
+                .parse()
+                .map_err(|_| format!("{last:?} is not an index"))?;
             if i >= items.len() {
                 return Err(format!("index {i} is past the end"));
             }
@@ -148,19 +155,41 @@ mod tests {
             "spec": {"containers": [{"name": "w", "image": "a:1", "ports": [{"containerPort": 80}]}]}}}});
         let restart = json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "t"}}}}});
         let out = apply(PatchType::Strategic, d.clone(), &restart).expect("applies");
-        assert_eq!(out["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"], "t");
+        assert_eq!(
+            out["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"],
+            "t"
+        );
         assert_eq!(out["spec"]["template"]["metadata"]["labels"]["app"], "w");
 
         let image = json!({"spec": {"template": {"spec": {"containers": [{"name": "w", "image": "a:2"}]}}}});
         let out = apply(PatchType::Strategic, d.clone(), &image).expect("applies");
         let c = &out["spec"]["template"]["spec"]["containers"][0];
-        assert_eq!((c["image"].as_str(), c["ports"][0]["containerPort"].as_u64()), (Some("a:2"), Some(80)));
+        assert_eq!(
+            (c["image"].as_str(), c["ports"][0]["containerPort"].as_u64()),
+            (Some("a:2"), Some(80))
+        );
         let out = apply(PatchType::Merge, d.clone(), &image).expect("applies");
-        assert!(out["spec"]["template"]["spec"]["containers"][0]["ports"].is_null(), "merge replaces lists");
+        assert!(
+            out["spec"]["template"]["spec"]["containers"][0]["ports"].is_null(),
+            "merge replaces lists"
+        );
 
         let ops = json!([{"op": "replace", "path": "/spec/replicas", "value": 5}, {"op": "test", "path": "/spec/replicas", "value": 5}]);
-        assert_eq!(apply(PatchType::Json, d.clone(), &ops).expect("applies")["spec"]["replicas"], 5);
-        assert!(apply(PatchType::Json, d, &json!([{"op": "remove", "path": "/nope/x"}])).is_err());
-        assert_eq!(PatchType::from_content_type("application/merge-patch+json; charset=utf-8"), Some(PatchType::Merge));
+        assert_eq!(
+            apply(PatchType::Json, d.clone(), &ops).expect("applies")["spec"]["replicas"],
+            5
+        );
+        assert!(
+            apply(
+                PatchType::Json,
+                d,
+                &json!([{"op": "remove", "path": "/nope/x"}])
+            )
+            .is_err()
+        );
+        assert_eq!(
+            PatchType::from_content_type("application/merge-patch+json; charset=utf-8"),
+            Some(PatchType::Merge)
+        );
     }
 }

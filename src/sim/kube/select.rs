@@ -31,10 +31,11 @@ impl Selector {
 
     pub fn matches(&self, object: &Value) -> bool {
         let labels = &object["metadata"]["labels"];
-        self.labels
-            .iter()
-            .all(|t| check(t, |k| labels.get(k).and_then(Value::as_str).map(str::to_string)))
-            && self.fields.iter().all(|t| check(t, |k| field(object, k)))
+        self.labels.iter().all(|t| {
+            check(t, |k| {
+                labels.get(k).and_then(Value::as_str).map(str::to_string)
+            })
+        }) && self.fields.iter().all(|t| check(t, |k| field(object, k)))
     }
 }
 
@@ -100,7 +101,10 @@ fn parse_tests(text: &str) -> Result<Vec<Test>, String> {
             Test::NotIn(k, set)
         } else if let Some((k, set)) = set_term(term, " in ") {
             Test::In(k, set)
-        } else if term.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c)) {
+        } else if term
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+        {
             Test::Exists(term.into())
         } else {
             return Err(format!("unable to parse requirement: {term:?}"));
@@ -127,9 +131,8 @@ mod tests {
     #[test]
     fn selects_by_labels_and_fields() {
         let pod = json!({"metadata": {"name": "web-1", "namespace": "app", "labels": {"app": "web", "tier": "front"}}, "status": {"phase": "Running"}});
-        let yes = |l: Option<&str>, f: Option<&str>| {
-            Selector::parse(l, f).expect("parses").matches(&pod)
-        };
+        let yes =
+            |l: Option<&str>, f: Option<&str>| Selector::parse(l, f).expect("parses").matches(&pod);
         assert!(yes(None, None));
         assert!(yes(Some("app=web"), None));
         assert!(yes(Some("app==web,tier!=db"), None));

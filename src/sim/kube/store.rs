@@ -55,16 +55,16 @@ pub(crate) enum Fault {
 }
 
 impl Fault {
-    /// `Some(None)` for "none": the fault clears.
-    pub fn parse(text: &str) -> Option<Option<Fault>> {
-        Some(match text {
-            "none" | "" => None,
-            "CrashLoopBackOff" => Some(Fault::CrashLoop),
-            "ImagePullBackOff" | "ErrImagePull" => Some(Fault::ImagePull),
-            "OOMKilled" => Some(Fault::OomKilled),
-            "Unschedulable" | "Pending" => Some(Fault::Unschedulable),
-            _ => return None,
-        })
+    /// A fault by the reason kubectl shows for it; `Ok(None)` for "none" (the fault clears).
+    pub fn parse(text: &str) -> Result<Option<Fault>, String> {
+        Ok(Some(match text {
+            "none" | "" => return Ok(None),
+            "CrashLoopBackOff" => Fault::CrashLoop,
+            "ImagePullBackOff" | "ErrImagePull" => Fault::ImagePull,
+            "OOMKilled" => Fault::OomKilled,
+            "Unschedulable" | "Pending" => Fault::Unschedulable,
+            other => return Err(format!("{other:?} is not a pod fault")),
+        }))
     }
 
     /// Whether the container restarts over and over.
@@ -283,7 +283,8 @@ impl KubeCluster {
             let rv = self.next_rv();
             let id = uid(&format!("{}/ns/{ns}", self.context));
             self.namespaces.insert(ns.to_string(), (id, rv));
-            self.added.insert((Res::Namespace, String::new(), ns.to_string()));
+            self.added
+                .insert((Res::Namespace, String::new(), ns.to_string()));
         }
     }
 
@@ -373,7 +374,8 @@ impl KubeCluster {
             WorkloadKind::Deployment => format!("{}-{}-{}", w.name, w.hash, suffix(serial)),
             WorkloadKind::DaemonSet => format!("{}-{}", w.name, suffix(serial)),
             WorkloadKind::StatefulSet => {
-                let ordinal = (0..).find(|n| !w.pods.contains(&format!("{}-{n}", w.name)))?;
+                let ordinal =
+                    (0..=w.pods.len()).find(|n| !w.pods.contains(&format!("{}-{n}", w.name)))?;
                 format!("{}-{ordinal}", w.name)
             }
         };
@@ -408,7 +410,10 @@ impl KubeCluster {
         let pod = Pod {
             name: name.clone(),
             namespace: w.namespace.clone(),
-            uid: uid(&format!("{}/pod/{}/{name}/{serial}", self.context, w.namespace)),
+            uid: uid(&format!(
+                "{}/pod/{}/{name}/{serial}",
+                self.context, w.namespace
+            )),
             rv: 0,
             owner: index,
             hash: w.hash.clone(),
@@ -503,7 +508,9 @@ impl KubeCluster {
             }
             Res::Event => {
                 self.events.get_mut(&key)?.rv = rv;
-                self.events.get(&key).map(|e| super::objects::event(self, e))
+                self.events
+                    .get(&key)
+                    .map(|e| super::objects::event(self, e))
             }
             Res::Namespace => {
                 self.namespaces.get_mut(name)?.1 = rv;
@@ -564,7 +571,10 @@ impl KubeCluster {
             return;
         }
         let serial = self.next_serial();
-        let name = format!("{object_name}.{:016x}", stable(&format!("{object_uid}{serial}")));
+        let name = format!(
+            "{object_name}.{:016x}",
+            stable(&format!("{object_uid}{serial}"))
+        );
         let rec = EventRec {
             name: name.clone(),
             namespace: namespace.to_string(),
@@ -584,7 +594,8 @@ impl KubeCluster {
         };
         let key = (namespace.to_string(), name);
         self.events.insert(key.clone(), rec);
-        self.added.insert((Res::Event, key.0.clone(), key.1.clone()));
+        self.added
+            .insert((Res::Event, key.0.clone(), key.1.clone()));
         self.event_order.push_back(key);
         while self.event_order.len() > MAX_EVENTS {
             if let Some((ns, name)) = self.event_order.pop_front()
@@ -605,9 +616,12 @@ impl KubeCluster {
         let Some(w) = self.workloads.get(index) else {
             return Vec::new();
         };
-        w.pods
-            .iter()
-            .filter_map(|p| self.pods.get(&(w.namespace.clone(), p.clone())))
+        let ns = &w.namespace;
+        self.pods
+            .range((ns.clone(), String::new())..)
+            .take_while(|((n, _), _)| n == ns)
+            .map(|(_, p)| p)
+            .filter(|p| p.owner == index)
             .collect()
     }
 

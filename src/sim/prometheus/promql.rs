@@ -38,14 +38,24 @@ enum Matcher {
 enum Expr {
     Num(f64),
     Select(Vec<Matcher>, Option<Duration>),
-    Agg(String, Option<(bool, Vec<String>)>, Option<Box<Expr>>, Box<Expr>),
+    Agg(
+        String,
+        Option<(bool, Vec<String>)>,
+        Option<Box<Expr>>,
+        Box<Expr>,
+    ),
     Call(String, Vec<Expr>),
     Neg(Box<Expr>),
     Bin(&'static str, bool, Box<Expr>, Box<Expr>),
 }
 
-const AGGS: &[&str] = &["sum", "min", "max", "avg", "count", "group", "topk", "bottomk", "stddev"];
-const OPS: &[&str] = &["==", "!=", "=~", "!~", ">=", "<=", ">", "<", "=", "+", "-", "*", "/", "%", "^", "(", ")", "{", "}", "[", "]", ","];
+const AGGS: &[&str] = &[
+    "sum", "min", "max", "avg", "count", "group", "topk", "bottomk", "stddev",
+];
+const OPS: &[&str] = &[
+    "==", "!=", "=~", "!~", ">=", "<=", ">", "<", "=", "+", "-", "*", "/", "%", "^", "(", ")", "{",
+    "}", "[", "]", ",",
+];
 
 fn lex(src: &str) -> Result<Vec<Tok>, String> {
     let mut out = Vec::new();
@@ -59,7 +69,9 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
             let mut s = String::new();
             i += 1;
             loop {
-                let Some(&d) = chars.get(i) else { return Err("unterminated quoted string".into()) };
+                let Some(&d) = chars.get(i) else {
+                    return Err("unterminated quoted string".into());
+                };
                 i += 1;
                 if d == c {
                     break;
@@ -67,13 +79,19 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
                 if d == '\\' && c != '`' {
                     let e = chars.get(i).copied().unwrap_or('\\');
                     i += 1;
-                    s.push(match e { 'n' => '\n', 't' => '\t', other => other });
+                    s.push(match e {
+                        'n' => '\n',
+                        't' => '\t',
+                        other => other,
+                    });
                 } else {
                     s.push(d);
                 }
             }
             out.push(Tok::Str(s));
-        } else if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) {
+        } else if c.is_ascii_digit()
+            || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit))
+        {
             let start = i;
             while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '.') {
                 i += 1;
@@ -85,13 +103,18 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
             }
         } else if c.is_alphabetic() || c == '_' || c == ':' {
             let start = i;
-            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == ':') {
+            while i < chars.len()
+                && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == ':')
+            {
                 i += 1;
             }
             out.push(Tok::Ident(chars[start..i].iter().collect()));
         } else {
             let rest: String = chars[i..chars.len().min(i + 2)].iter().collect();
-            let op = OPS.iter().find(|o| rest.starts_with(**o)).ok_or_else(|| format!("unexpected character: {c:?}"))?;
+            let op = OPS
+                .iter()
+                .find(|o| rest.starts_with(**o))
+                .ok_or_else(|| format!("unexpected character: {c:?}"))?;
             out.push(Tok::Op(op));
             i += op.chars().count();
         }
@@ -125,7 +148,11 @@ impl Parser {
     }
 
     fn expect(&mut self, op: &str) -> Result<(), String> {
-        if self.eat(op) { Ok(()) } else { Err(format!("unexpected {}, expected \"{op}\"", self.shown())) }
+        if self.eat(op) {
+            Ok(())
+        } else {
+            Err(format!("unexpected {}, expected \"{op}\"", self.shown()))
+        }
     }
 
     fn shown(&self) -> String {
@@ -139,7 +166,14 @@ impl Parser {
     }
 
     fn binary(&mut self, level: usize) -> Result<Expr, String> {
-        const LEVELS: &[&[&str]] = &[&["or"], &["and", "unless"], &["==", "!=", ">=", "<=", ">", "<"], &["+", "-"], &["*", "/", "%"], &["^"]];
+        const LEVELS: &[&[&str]] = &[
+            &["or"],
+            &["and", "unless"],
+            &["==", "!=", ">=", "<=", ">", "<"],
+            &["+", "-"],
+            &["*", "/", "%"],
+            &["^"],
+        ];
         if level == LEVELS.len() {
             return self.unary();
         }
@@ -147,7 +181,11 @@ impl Parser {
         loop {
             let op = match self.peek() {
                 Some(Tok::Op(o)) if LEVELS[level].contains(o) => *o,
-                Some(Tok::Ident(w)) if LEVELS[level].contains(&w.as_str()) => LEVELS[level].iter().find(|x| **x == w.as_str()).copied().unwrap_or("or"),
+                Some(Tok::Ident(w)) if LEVELS[level].contains(&w.as_str()) => LEVELS[level]
+                    .iter()
+                    .find(|x| **x == w.as_str())
+                    .copied()
+                    .unwrap_or("or"),
                 _ => return Ok(lhs),
             };
             self.pos += 1;
@@ -155,10 +193,18 @@ impl Parser {
             if boolean {
                 self.pos += 1;
             }
-            if matches!(self.peek(), Some(Tok::Ident(w)) if ["on", "ignoring", "group_left", "group_right"].contains(&w.as_str())) {
-                return Err(format!("vector matching with {} is not supported by the simulator", self.shown()));
+            if matches!(self.peek(), Some(Tok::Ident(w)) if ["on", "ignoring", "group_left", "group_right"].contains(&w.as_str()))
+            {
+                return Err(format!(
+                    "vector matching with {} is not supported by the simulator",
+                    self.shown()
+                ));
             }
-            let rhs = if op == "^" { self.binary(level)? } else { self.binary(level + 1)? };
+            let rhs = if op == "^" {
+                self.binary(level)?
+            } else {
+                self.binary(level + 1)?
+            };
             lhs = Expr::Bin(op, boolean, Box::new(lhs), Box::new(rhs));
         }
     }
@@ -253,15 +299,30 @@ impl Parser {
     }
 
     fn selector(&mut self, name: Option<String>) -> Result<Expr, String> {
-        let mut ms: Vec<Matcher> = name.into_iter().map(|n| Matcher::Eq("__name__".into(), n)).collect();
+        let mut ms: Vec<Matcher> = name
+            .into_iter()
+            .map(|n| Matcher::Eq("__name__".into(), n))
+            .collect();
         while !self.eat("}") {
-            let Some(Tok::Ident(label)) = self.next() else { return Err("expected a label name in the selector".into()) };
+            let Some(Tok::Ident(label)) = self.next() else {
+                return Err("expected a label name in the selector".into());
+            };
             let op = match self.next() {
                 Some(Tok::Op(o)) if ["=", "!=", "=~", "!~"].contains(&o) => o,
-                _ => return Err(format!("unexpected {} in label matching, expected one of \"=\", \"!=\", \"=~\" or \"!~\"", self.shown())),
+                _ => {
+                    return Err(format!(
+                        "unexpected {} in label matching, expected one of \"=\", \"!=\", \"=~\" or \"!~\"",
+                        self.shown()
+                    ));
+                }
             };
-            let Some(Tok::Str(value)) = self.next() else { return Err("expected a quoted label value".into()) };
-            let re = || regex::Regex::new(&format!("^(?:{value})$")).map_err(|e| format!("invalid regular expression {value:?}: {e}"));
+            let Some(Tok::Str(value)) = self.next() else {
+                return Err("expected a quoted label value".into());
+            };
+            let re = || {
+                regex::Regex::new(&format!("^(?:{value})$"))
+                    .map_err(|e| format!("invalid regular expression {value:?}: {e}"))
+            };
             ms.push(match op {
                 "=" => Matcher::Eq(label, value),
                 "!=" => Matcher::Ne(label, value),
@@ -295,7 +356,10 @@ impl Parser {
 }
 
 fn parse(src: &str) -> Result<Expr, String> {
-    let mut p = Parser { toks: lex(src)?, pos: 0 };
+    let mut p = Parser {
+        toks: lex(src)?,
+        pos: 0,
+    };
     if p.toks.is_empty() {
         return Err("no expression found in input".into());
     }
@@ -313,7 +377,12 @@ pub(crate) type Fetch<'a> = &'a dyn Fn(Duration) -> Vec<Family>;
 pub(crate) fn eval(src: &str, at: Duration, fetch: Fetch) -> Result<Value, String> {
     let expr = parse(src).map_err(|e| format!("1:1: parse error: {e}"))?;
     let mut cache: BTreeMap<Duration, Vec<Family>> = BTreeMap::new();
-    Ev { at, fetch, cache: &mut cache }.eval(&expr)
+    Ev {
+        at,
+        fetch,
+        cache: &mut cache,
+    }
+    .eval(&expr)
 }
 
 struct Ev<'a, 'c> {
@@ -389,13 +458,19 @@ impl Ev<'_, '_> {
         match e {
             Expr::Num(n) => Ok(Value::Scalar(*n)),
             Expr::Select(ms, None) => Ok(Value::Vector(self.series(ms, self.at))),
-            Expr::Select(_, Some(_)) => Err("range vectors are only supported inside functions like rate()".into()),
+            Expr::Select(_, Some(_)) => {
+                Err("range vectors are only supported inside functions like rate()".into())
+            }
             Expr::Neg(inner) => Ok(match self.eval(inner)? {
                 Value::Scalar(n) => Value::Scalar(-n),
-                Value::Vector(v) => Value::Vector(v.into_iter().map(|(l, x)| (without_name(l), -x)).collect()),
+                Value::Vector(v) => {
+                    Value::Vector(v.into_iter().map(|(l, x)| (without_name(l), -x)).collect())
+                }
             }),
             Expr::Bin(op, boolean, a, b) => self.binary(op, *boolean, a, b),
-            Expr::Agg(name, group, param, inner) => self.aggregate(name, group.as_ref(), param.as_deref(), inner),
+            Expr::Agg(name, group, param, inner) => {
+                self.aggregate(name, group.as_ref(), param.as_deref(), inner)
+            }
             Expr::Call(name, args) => self.call(name, args),
         }
     }
@@ -404,7 +479,9 @@ impl Ev<'_, '_> {
         let (l, r) = (self.eval(a)?, self.eval(b)?);
         if matches!(op, "and" | "or" | "unless") {
             let (Value::Vector(l), Value::Vector(r)) = (l, r) else {
-                return Err(format!("set operator \"{op}\" not allowed in binary scalar expression"));
+                return Err(format!(
+                    "set operator \"{op}\" not allowed in binary scalar expression"
+                ));
             };
             let keys: Vec<Labels> = r.iter().map(|(x, _)| without_name(x.clone())).collect();
             let has = |x: &Labels| keys.contains(&without_name(x.clone()));
@@ -414,16 +491,25 @@ impl Ev<'_, '_> {
                 _ => {
                     let lk: Vec<Labels> = l.iter().map(|(x, _)| without_name(x.clone())).collect();
                     let mut out = l;
-                    out.extend(r.into_iter().filter(|(x, _)| !lk.contains(&without_name(x.clone()))));
+                    out.extend(
+                        r.into_iter()
+                            .filter(|(x, _)| !lk.contains(&without_name(x.clone()))),
+                    );
                     out
                 }
             }));
         }
-        let keep = |labels: Labels| if comparison(op) && !boolean { labels } else { without_name(labels) };
+        let keep = |labels: Labels| {
+            if comparison(op) && !boolean {
+                labels
+            } else {
+                without_name(labels)
+            }
+        };
         let apply = |a: f64, b: f64, keep_on: f64| -> Option<f64> {
             let v = arith(op, a, b)?;
             if comparison(op) && !boolean {
-                (v == 1.0).then_some(keep_on)
+                (v > 0.5).then_some(keep_on)
             } else {
                 Some(v)
             }
@@ -435,30 +521,59 @@ impl Ev<'_, '_> {
                 }
                 Value::Scalar(arith(op, x, y).unwrap_or(f64::NAN))
             }
-            (Value::Vector(v), Value::Scalar(y)) => Value::Vector(v.into_iter().filter_map(|(l, x)| apply(x, y, x).map(|n| (keep(l), n))).collect()),
-            (Value::Scalar(x), Value::Vector(v)) => Value::Vector(v.into_iter().filter_map(|(l, y)| apply(x, y, y).map(|n| (keep(l), n))).collect()),
+            (Value::Vector(v), Value::Scalar(y)) => Value::Vector(
+                v.into_iter()
+                    .filter_map(|(l, x)| apply(x, y, x).map(|n| (keep(l), n)))
+                    .collect(),
+            ),
+            (Value::Scalar(x), Value::Vector(v)) => Value::Vector(
+                v.into_iter()
+                    .filter_map(|(l, y)| apply(x, y, y).map(|n| (keep(l), n)))
+                    .collect(),
+            ),
             (Value::Vector(lv), Value::Vector(rv)) => {
-                let right: BTreeMap<Labels, f64> = rv.into_iter().map(|(l, x)| (without_name(l), x)).collect();
-                Value::Vector(lv.into_iter().filter_map(|(l, x)| {
-                    let y = *right.get(&without_name(l.clone()))?;
-                    apply(x, y, x).map(|n| (keep(l), n))
-                }).collect())
+                let right: BTreeMap<Labels, f64> =
+                    rv.into_iter().map(|(l, x)| (without_name(l), x)).collect();
+                Value::Vector(
+                    lv.into_iter()
+                        .filter_map(|(l, x)| {
+                            let y = *right.get(&without_name(l.clone()))?;
+                            apply(x, y, x).map(|n| (keep(l), n))
+                        })
+                        .collect(),
+                )
             }
         })
     }
 
-    fn aggregate(&mut self, name: &str, group: Option<&(bool, Vec<String>)>, param: Option<&Expr>, inner: &Expr) -> Result<Value, String> {
+    fn aggregate(
+        &mut self,
+        name: &str,
+        group: Option<&(bool, Vec<String>)>,
+        param: Option<&Expr>,
+        inner: &Expr,
+    ) -> Result<Value, String> {
         let v = self.vector(inner)?;
         let k = match param.map(|p| self.eval(p)) {
             Some(Ok(Value::Scalar(k))) => k.max(0.0) as usize,
-            Some(Ok(Value::Vector(_))) => return Err("expected type scalar in aggregation parameter".into()),
+            Some(Ok(Value::Vector(_))) => {
+                return Err("expected type scalar in aggregation parameter".into());
+            }
             Some(Err(e)) => return Err(e),
             None => 0,
         };
         let key = |l: &Labels| -> Labels {
             match group {
-                Some((false, by)) => l.iter().filter(|(k, _)| by.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect(),
-                Some((true, without)) => l.iter().filter(|(k, _)| *k != "__name__" && !without.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect(),
+                Some((false, by)) => l
+                    .iter()
+                    .filter(|(k, _)| by.contains(k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                Some((true, without)) => l
+                    .iter()
+                    .filter(|(k, _)| *k != "__name__" && !without.contains(k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
                 None => Labels::new(),
             }
         };
@@ -469,7 +584,13 @@ impl Ev<'_, '_> {
             }
             let mut out = Vec::new();
             for (_, mut members) in groups {
-                members.sort_by(|a, b| if name == "topk" { b.1.total_cmp(&a.1) } else { a.1.total_cmp(&b.1) });
+                members.sort_by(|a, b| {
+                    if name == "topk" {
+                        b.1.total_cmp(&a.1)
+                    } else {
+                        a.1.total_cmp(&b.1)
+                    }
+                });
                 out.extend(members.into_iter().take(k));
             }
             return Ok(Value::Vector(out));
@@ -478,24 +599,38 @@ impl Ev<'_, '_> {
         for (l, x) in &v {
             groups.entry(key(l)).or_default().push(*x);
         }
-        Ok(Value::Vector(groups.into_iter().map(|(l, xs)| {
-            let n = xs.len() as f64;
-            let sum: f64 = xs.iter().sum();
-            let value = match name {
-                "sum" => sum,
-                "min" => xs.iter().copied().fold(f64::INFINITY, f64::min),
-                "max" => xs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-                "avg" => sum / n,
-                "count" => n,
-                "group" => 1.0,
-                _ => (xs.iter().map(|x| (x - sum / n).powi(2)).sum::<f64>() / n).sqrt(),
-            };
-            (l, value)
-        }).collect()))
+        Ok(Value::Vector(
+            groups
+                .into_iter()
+                .map(|(l, xs)| {
+                    let n = xs.len() as f64;
+                    let sum: f64 = xs.iter().sum();
+                    let value = match name {
+                        "sum" => sum,
+                        "min" => xs.iter().copied().fold(f64::INFINITY, f64::min),
+                        "max" => xs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                        "avg" => sum / n,
+                        "count" => n,
+                        "group" => 1.0,
+                        _ => (xs.iter().map(|x| (x - sum / n).powi(2)).sum::<f64>() / n).sqrt(),
+                    };
+                    (l, value)
+                })
+                .collect(),
+        ))
     }
 
     fn call(&mut self, name: &str, args: &[Expr]) -> Result<Value, String> {
-        let arity = |n: usize| if args.len() == n { Ok(()) } else { Err(format!("expected {n} argument(s) in call to \"{name}\", got {}", args.len())) };
+        let arity = |n: usize| {
+            if args.len() == n {
+                Ok(())
+            } else {
+                Err(format!(
+                    "expected {n} argument(s) in call to \"{name}\", got {}",
+                    args.len()
+                ))
+            }
+        };
         match name {
             "time" => {
                 arity(0)?;
@@ -505,7 +640,9 @@ impl Ev<'_, '_> {
                 arity(1)?;
                 match self.eval(&args[0])? {
                     Value::Scalar(x) => Ok(Value::Vector(vec![(Labels::new(), x)])),
-                    Value::Vector(_) => Err("expected type scalar in call to function \"vector\"".into()),
+                    Value::Vector(_) => {
+                        Err("expected type scalar in call to function \"vector\"".into())
+                    }
                 }
             }
             "scalar" => {
@@ -516,7 +653,11 @@ impl Ev<'_, '_> {
             "absent" => {
                 arity(1)?;
                 let v = self.vector(&args[0])?;
-                Ok(Value::Vector(if v.is_empty() { vec![(Labels::new(), 1.0)] } else { Vec::new() }))
+                Ok(Value::Vector(if v.is_empty() {
+                    vec![(Labels::new(), 1.0)]
+                } else {
+                    Vec::new()
+                }))
             }
             "abs" | "ceil" | "floor" | "round" | "sqrt" | "exp" | "ln" | "sort" | "sort_desc" => {
                 arity(1)?;
@@ -537,38 +678,71 @@ impl Ev<'_, '_> {
                     v.sort_by(|a, b| b.1.total_cmp(&a.1));
                 }
                 let keep_name = name.starts_with("sort");
-                Ok(Value::Vector(v.into_iter().map(|(l, x)| (if keep_name { l } else { without_name(l) }, f(x))).collect()))
+                Ok(Value::Vector(
+                    v.into_iter()
+                        .map(|(l, x)| (if keep_name { l } else { without_name(l) }, f(x)))
+                        .collect(),
+                ))
             }
             "clamp_min" | "clamp_max" => {
                 arity(2)?;
                 let v = self.vector(&args[0])?;
-                let Value::Scalar(bound) = self.eval(&args[1])? else { return Err(format!("expected a scalar bound in call to \"{name}\"")) };
-                Ok(Value::Vector(v.into_iter().map(|(l, x)| (without_name(l), if name == "clamp_min" { x.max(bound) } else { x.min(bound) })).collect()))
+                let Value::Scalar(bound) = self.eval(&args[1])? else {
+                    return Err(format!("expected a scalar bound in call to \"{name}\""));
+                };
+                Ok(Value::Vector(
+                    v.into_iter()
+                        .map(|(l, x)| {
+                            (
+                                without_name(l),
+                                if name == "clamp_min" {
+                                    x.max(bound)
+                                } else {
+                                    x.min(bound)
+                                },
+                            )
+                        })
+                        .collect(),
+                ))
             }
-            "rate" | "irate" | "increase" | "delta" | "idelta" | "deriv" | "changes" | "resets" | "avg_over_time" | "max_over_time" | "min_over_time" | "last_over_time" | "sum_over_time" | "count_over_time" => {
+            "rate" | "irate" | "increase" | "delta" | "idelta" | "deriv" | "changes" | "resets"
+            | "avg_over_time" | "max_over_time" | "min_over_time" | "last_over_time"
+            | "sum_over_time" | "count_over_time" => {
                 arity(1)?;
                 let Expr::Select(ms, Some(range)) = &args[0] else {
-                    return Err(format!("expected type range vector in call to function \"{name}\""));
+                    return Err(format!(
+                        "expected type range vector in call to function \"{name}\""
+                    ));
                 };
                 let now = self.series(ms, self.at);
-                let before: BTreeMap<Labels, f64> = self.series(ms, self.at.saturating_sub(*range)).into_iter().collect();
+                let before: BTreeMap<Labels, f64> = self
+                    .series(ms, self.at.saturating_sub(*range))
+                    .into_iter()
+                    .collect();
                 let secs = range.as_secs_f64().max(1.0);
-                Ok(Value::Vector(now.into_iter().map(|(l, x)| {
-                    let old = before.get(&l).copied().unwrap_or(x);
-                    let v = match name {
-                        "rate" | "irate" | "deriv" => ((x - old) / secs).max(if name == "deriv" { f64::MIN } else { 0.0 }),
-                        "increase" => (x - old).max(0.0),
-                        "delta" | "idelta" => x - old,
-                        "changes" | "resets" => f64::from(u8::from((x - old).abs() > f64::EPSILON)),
-                        "count_over_time" => secs / 15.0,
-                        "sum_over_time" => x * secs / 15.0,
-                        "avg_over_time" => (x + old) / 2.0,
-                        "max_over_time" => x.max(old),
-                        "min_over_time" => x.min(old),
-                        _ => x,
-                    };
-                    (without_name(l), v)
-                }).collect()))
+                Ok(Value::Vector(
+                    now.into_iter()
+                        .map(|(l, x)| {
+                            let old = before.get(&l).copied().unwrap_or(x);
+                            let v = match name {
+                                "rate" | "irate" | "deriv" => ((x - old) / secs)
+                                    .max(if name == "deriv" { f64::MIN } else { 0.0 }),
+                                "increase" => (x - old).max(0.0),
+                                "delta" | "idelta" => x - old,
+                                "changes" | "resets" => {
+                                    f64::from(u8::from((x - old).abs() > f64::EPSILON))
+                                }
+                                "count_over_time" => secs / 15.0,
+                                "sum_over_time" => x * secs / 15.0,
+                                "avg_over_time" => f64::midpoint(x, old),
+                                "max_over_time" => x.max(old),
+                                "min_over_time" => x.min(old),
+                                _ => x,
+                            };
+                            (without_name(l), v)
+                        })
+                        .collect(),
+                ))
             }
             other => Err(format!("unknown function with name {other:?}")),
         }
@@ -582,12 +756,34 @@ mod tests {
 
     fn data(at: Duration) -> Vec<Family> {
         let sample = |ns: &str, pod: &str, v: f64| Sample {
-            labels: vec![("namespace".into(), ns.into()), ("pod".into(), pod.into()), ("job".into(), "app".into())],
+            labels: vec![
+                ("namespace".into(), ns.into()),
+                ("pod".into(), pod.into()),
+                ("job".into(), "app".into()),
+            ],
             value: v,
         };
         vec![
-            Family { name: "up".into(), help: String::new(), kind: Type::Gauge, samples: vec![sample("backend", "b1", 1.0), sample("backend", "b2", 0.0), sample("worker", "w1", 1.0), sample("web", "f1", 1.0)] },
-            Family { name: "evicted".into(), help: String::new(), kind: Type::Counter, samples: vec![Sample { labels: vec![], value: at.as_secs_f64() * 2.0 }] },
+            Family {
+                name: "up".into(),
+                help: String::new(),
+                kind: Type::Gauge,
+                samples: vec![
+                    sample("backend", "b1", 1.0),
+                    sample("backend", "b2", 0.0),
+                    sample("worker", "w1", 1.0),
+                    sample("web", "f1", 1.0),
+                ],
+            },
+            Family {
+                name: "evicted".into(),
+                help: String::new(),
+                kind: Type::Counter,
+                samples: vec![Sample {
+                    labels: vec![],
+                    value: at.as_secs_f64() * 2.0,
+                }],
+            },
         ]
     }
 
@@ -604,21 +800,52 @@ mod tests {
 
     #[test]
     fn evaluates_the_queries_estates_use() {
-        assert_eq!(scalar_of(q(r#"sum(up{namespace=~"backend|worker"})"#).expect("ok")), vec![2.0]);
-        assert_eq!(scalar_of(q(r#"up{job="app", pod="b1"}"#).expect("ok")), vec![1.0]);
-        assert_eq!(scalar_of(q("count by (namespace) (up)").expect("ok")), vec![2.0, 1.0, 1.0]);
+        assert_eq!(
+            scalar_of(q(r#"sum(up{namespace=~"backend|worker"})"#).expect("ok")),
+            vec![2.0]
+        );
+        assert_eq!(
+            scalar_of(q(r#"up{job="app", pod="b1"}"#).expect("ok")),
+            vec![1.0]
+        );
+        assert_eq!(
+            scalar_of(q("count by (namespace) (up)").expect("ok")),
+            vec![2.0, 1.0, 1.0]
+        );
         assert_eq!(scalar_of(q("up == 0").expect("ok")), vec![0.0]);
-        assert_eq!(scalar_of(q("sum(up) / count(up) * 100").expect("ok")), vec![75.0]);
-        assert_eq!(scalar_of(q("rate(evicted_total[5m])").expect("ok")), vec![2.0]);
+        assert_eq!(
+            scalar_of(q("sum(up) / count(up) * 100").expect("ok")),
+            vec![75.0]
+        );
+        assert_eq!(
+            scalar_of(q("rate(evicted_total[5m])").expect("ok")),
+            vec![2.0]
+        );
         assert_eq!(scalar_of(q("absent(nothing)").expect("ok")), vec![1.0]);
         assert_eq!(scalar_of(q("1 + 2 * 3").expect("ok")), vec![7.0]);
         assert_eq!(scalar_of(q("topk(1, up)").expect("ok")).len(), 1);
-        assert_eq!(scalar_of(q(r#"up{namespace!~"back.*"} and up"#).expect("ok")), vec![1.0, 1.0]);
+        assert_eq!(
+            scalar_of(q(r#"up{namespace!~"back.*"} and up"#).expect("ok")),
+            vec![1.0, 1.0]
+        );
     }
 
     #[test]
     fn bad_queries_get_messages_not_panics() {
-        for bad in ["", "sum(", "up{", "up{a=}", "up{a=~\"(\"}", "1 > 2", "foo(up)", "up[5m]", "rate(up)", ")", "\"x", "sum by (a up)"] {
+        for bad in [
+            "",
+            "sum(",
+            "up{",
+            "up{a=}",
+            "up{a=~\"(\"}",
+            "1 > 2",
+            "foo(up)",
+            "up[5m]",
+            "rate(up)",
+            ")",
+            "\"x",
+            "sum by (a up)",
+        ] {
             let e = q(bad).expect_err(bad);
             assert!(!e.is_empty());
         }

@@ -257,8 +257,7 @@ impl World {
     /// A Cloud Run service once its change has rolled out: the new revision (if any) serves.
     fn run_settled(&mut self, target: usize, revision: Option<usize>, micros: &str) {
         if let Some(rev) = revision.and_then(|i| self.resources.get_mut(i)) {
-            if let Some(conditions) = rev.body.get_mut("conditions").and_then(Value::as_array_mut)
-            {
+            if let Some(conditions) = rev.body.get_mut("conditions").and_then(Value::as_array_mut) {
                 for c in conditions {
                     c["state"] = json!("CONDITION_SUCCEEDED");
                     c["lastTransitionTime"] = json!(micros);
@@ -283,6 +282,44 @@ impl World {
             ]);
             b["trafficStatuses"] =
                 json!([{"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST", "percent": 100}]);
+        } else {
+            self.traffic_settled(target, micros);
+        }
+    }
+
+    /// A change that made no new revision has rolled out: the traffic split serves as asked,
+    /// and a service failing on its latest revision (`sim.fixed_by = "rollback"`) is healthy
+    /// again once all traffic goes to an earlier revision.
+    fn traffic_settled(&mut self, target: usize, micros: &str) {
+        let Some(r) = self.resources.get_mut(target) else {
+            return;
+        };
+        let b = &mut r.body;
+        let Some(traffic) = b.get("traffic").and_then(Value::as_array).cloned() else {
+            return;
+        };
+        b["trafficStatuses"] = Value::Array(traffic.clone());
+        let latest = b
+            .get("latestCreatedRevision")
+            .and_then(Value::as_str)
+            .map(|n| n.rsplit('/').next().unwrap_or(n).to_string());
+        let pinned_elsewhere = traffic.iter().any(|t| {
+            t.get("percent").and_then(Value::as_i64) == Some(100)
+                && t.get("type").and_then(Value::as_str)
+                    == Some("TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION")
+                && t.get("revision").and_then(Value::as_str).is_some_and(|rev| {
+                    latest.as_deref() != Some(rev.rsplit('/').next().unwrap_or(rev))
+                })
+        });
+        if r.knobs.fixed_by == FixedBy::Rollback && pinned_elsewhere {
+            r.knobs.fixed_by = FixedBy::Restore;
+            r.body["terminalCondition"] = json!({
+                "type": "Ready", "state": "CONDITION_SUCCEEDED", "lastTransitionTime": micros
+            });
+            r.body["conditions"] = json!([
+                {"type": "RoutesReady", "state": "CONDITION_SUCCEEDED", "lastTransitionTime": micros},
+                {"type": "ConfigurationsReady", "state": "CONDITION_SUCCEEDED", "lastTransitionTime": micros}
+            ]);
         }
     }
 

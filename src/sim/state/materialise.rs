@@ -103,15 +103,23 @@ impl World {
         match api {
             Api::CloudRun => {
                 if let Some(name) = body.get("latestReadyRevision").and_then(Value::as_str) {
-                    let revision = google::cloud_run::revision_body(&body, name, &body["updateTime"], true);
+                    let revision =
+                        google::cloud_run::revision_body(&body, name, &body["updateTime"], true);
                     let short = name.rsplit('/').next().unwrap_or(name).to_string();
-                    self.add(child(Api::RunRevision, &project, &location, short, revision, index));
+                    self.add(child(
+                        Api::RunRevision,
+                        &project,
+                        &location,
+                        short,
+                        revision,
+                        index,
+                    ));
                 }
             }
             Api::CloudSql => {
                 for day in (1..=BACKUPS_KEPT).rev() {
                     let start = backup_window(clock.now, day);
-                    let run = google::cloud_sql::backup_run_body(
+                    let run = google::sql_backups::backup_run_body(
                         &body,
                         &project,
                         start,
@@ -120,7 +128,14 @@ impl World {
                         Some(start + chrono::Duration::seconds(250 + (day * 13) % 60)),
                     );
                     let run_id = run["id"].as_str().unwrap_or_default().to_string();
-                    self.add(child(Api::SqlBackupRun, &project, &location, run_id, run, index));
+                    self.add(child(
+                        Api::SqlBackupRun,
+                        &project,
+                        &location,
+                        run_id,
+                        run,
+                        index,
+                    ));
                 }
             }
             _ => {}
@@ -139,7 +154,14 @@ pub(crate) fn backup_window(now: DateTime<Utc>, days_ago: i64) -> DateTime<Utc> 
     three + chrono::Duration::milliseconds(days_ago * 7)
 }
 
-fn child(api: Api, project: &str, location: &str, id: String, body: Value, parent: usize) -> Resource {
+fn child(
+    api: Api,
+    project: &str,
+    location: &str,
+    id: String,
+    body: Value,
+    parent: usize,
+) -> Resource {
     Resource {
         api,
         project: project.to_string(),

@@ -6,9 +6,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 
+use crate::app::App;
 use crate::app::keymap::{self, Scope};
 use crate::app::palette::COMMANDS;
-use crate::app::App;
 use crate::ui::Theme;
 use crate::ui::widgets::fit_line;
 
@@ -68,7 +68,9 @@ pub fn lines(theme: &Theme) -> Vec<Line<'static>> {
         out.push(entry(key.to_string(), what.to_string()));
     }
     out.push(Line::from(""));
-    out.push(title("Commands (type : then the command; any unique start works)"));
+    out.push(title(
+        "Commands (type : then the command; any unique start works)",
+    ));
     for c in COMMANDS {
         let mut name = format!(":{}", c.name);
         if !c.args.is_empty() {
@@ -93,9 +95,15 @@ pub fn lines(theme: &Theme) -> Vec<Line<'static>> {
     out.push(title("Filter (/): words and terms, all must match"));
     for (term, what) in [
         ("sql api", "part of the id, name, region, kind or status"),
-        ("region:ID", "the estate region or GCP region (or its start)"),
+        (
+            "region:ID",
+            "the estate region or GCP region (or its start)",
+        ),
         ("kind:cloud_sql", "the kind, or its start (kind:cloud)"),
-        ("status:down,degraded", "up degraded down unknown impacted loading stale"),
+        (
+            "status:down,degraded",
+            "up degraded down unknown impacted loading stale",
+        ),
         ("sev:2", "SEV2 or worse"),
         ("role:data", "edge compute queues data platform"),
     ] {

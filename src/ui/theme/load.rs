@@ -26,8 +26,14 @@ pub const BUILTIN: [(&str, &str); 5] = [
         "high-contrast",
         include_str!("../../../themes/high-contrast.toml"),
     ),
-    ("colorblind", include_str!("../../../themes/colorblind.toml")),
-    ("monochrome", include_str!("../../../themes/monochrome.toml")),
+    (
+        "colorblind",
+        include_str!("../../../themes/colorblind.toml"),
+    ),
+    (
+        "monochrome",
+        include_str!("../../../themes/monochrome.toml"),
+    ),
 ];
 
 /// How many layers a theme may stack before opsdeck stops following `base`.
@@ -503,7 +509,10 @@ mod tests {
         assert!(typos.iter().any(|w| w.contains("did you mean 'state'")));
         let broken = load_from("broken", false, Some(dir.path()));
         assert!(broken.warnings[0].contains("broken.toml:1: not valid TOML"));
-        assert_eq!(broken.theme.style(Role::Ok), Theme::builtin(DEFAULT).style(Role::Ok));
+        assert_eq!(
+            broken.theme.style(Role::Ok),
+            Theme::builtin(DEFAULT).style(Role::Ok)
+        );
     }
 
     #[test]
@@ -567,14 +576,21 @@ mod tests {
         for i in 0..sevs.len() {
             for j in i + 1..sevs.len() {
                 let d = delta_e(sevs[i], sevs[j]);
-                assert!(d > 20.0, "SEV{} and SEV{} differ by only ΔE {d:.1}", i + 1, j + 1);
+                assert!(
+                    d > 20.0,
+                    "SEV{} and SEV{} differ by only ΔE {d:.1}",
+                    i + 1,
+                    j + 1
+                );
             }
         }
         // The default theme's SEV1 and SEV2 (red, light red) are the case it exists for.
         let dark = Theme::builtin(DEFAULT);
         let red = |r: Role| {
             let s = dark.style(r);
-            lab(deuteranopia(rgb_of(s.bg.or(s.fg).expect("colour")).expect("rgb")))
+            lab(deuteranopia(
+                rgb_of(s.bg.or(s.fg).expect("colour")).expect("rgb"),
+            ))
         };
         assert!(delta_e(red(Role::Sev1), red(Role::Sev2)) < delta_e(sevs[0], sevs[1]));
     }
@@ -608,7 +624,11 @@ mod tests {
                 7.787 * t + 16.0 / 116.0
             }
         };
-        [116.0 * f(y) - 16.0, 500.0 * (f(x) - f(y)), 200.0 * (f(y) - f(z))]
+        [
+            116.0 * f(y) - 16.0,
+            500.0 * (f(x) - f(y)),
+            200.0 * (f(y) - f(z)),
+        ]
     }
 
     fn delta_e(a: [f64; 3], b: [f64; 3]) -> f64 {

@@ -171,7 +171,10 @@ fn sections(snap: &Snapshot, app: &App, s: &ServiceView, theme: &Theme) -> Vec<S
             theme.muted(),
         )),
     ];
-    let mut status = vec![Span::raw(" "), Span::styled(format!("{glyph} {word}"), state)];
+    let mut status = vec![
+        Span::raw(" "),
+        Span::styled(format!("{glyph} {word}"), state),
+    ];
     if let Some(since) = s.since {
         status.push(Span::raw(format!(" since {}", at(since))));
     }
@@ -212,7 +215,10 @@ fn sections(snap: &Snapshot, app: &App, s: &ServiceView, theme: &Theme) -> Vec<S
                 .to_string(),
                 theme.stale(),
             ),
-            Span::styled(format!(" · last good data {} old", app::age_text(snap, s)), theme.muted()),
+            Span::styled(
+                format!(" · last good data {} old", app::age_text(snap, s)),
+                theme.muted(),
+            ),
         ]),
     };
     head.push(data);
@@ -229,7 +235,11 @@ fn sections(snap: &Snapshot, app: &App, s: &ServiceView, theme: &Theme) -> Vec<S
 
     let mut now = Vec::new();
     if let Some(error) = &s.error {
-        now.push(pair(theme, "error", vec![Span::styled(sanitize(error).into_owned(), state)]));
+        now.push(pair(
+            theme,
+            "error",
+            vec![Span::styled(sanitize(error).into_owned(), state)],
+        ));
     }
     if s.error.as_deref() != Some(s.summary.as_str()) {
         now.push(pair(theme, "summary", vec![text(&s.summary)]));
@@ -237,22 +247,33 @@ fn sections(snap: &Snapshot, app: &App, s: &ServiceView, theme: &Theme) -> Vec<S
     now.push(pair(
         theme,
         "fallback",
-        vec![text(&app::fallback_text(s).unwrap_or_else(|| "none declared".into()))],
+        vec![text(
+            &app::fallback_text(s).unwrap_or_else(|| "none declared".into()),
+        )],
     ));
     if s.is_impacted() {
         now.push(pair(
             theme,
             "impacted by",
-            vec![Span::styled(sanitize(&s.impacted_by.join(", ")).into_owned(), theme.state("impacted").1)],
+            vec![Span::styled(
+                sanitize(&s.impacted_by.join(", ")).into_owned(),
+                theme.state("impacted").1,
+            )],
         ));
     }
     now.push(pair(
         theme,
         "blast radius",
         if s.blast_radius.is_empty() {
-            vec![Span::styled("nothing else goes down with it", theme.muted())]
+            vec![Span::styled(
+                "nothing else goes down with it",
+                theme.muted(),
+            )]
         } else {
-            vec![Span::styled(sanitize(&s.blast_radius.join(", ")).into_owned(), theme.blast())]
+            vec![Span::styled(
+                sanitize(&s.blast_radius.join(", ")).into_owned(),
+                theme.blast(),
+            )]
         },
     ));
 
@@ -266,15 +287,40 @@ fn sections(snap: &Snapshot, app: &App, s: &ServiceView, theme: &Theme) -> Vec<S
     };
 
     let mut out = vec![
-        Section { title: "", lines: head },
-        Section { title: "Now", lines: now },
-        Section { title: "Observations", lines: metrics },
+        Section {
+            title: "",
+            lines: head,
+        },
+        Section {
+            title: "Now",
+            lines: now,
+        },
+        Section {
+            title: "Observations",
+            lines: metrics,
+        },
     ];
-    if let Some(q) = app.selected().and_then(|i| app.rows().queue_of[i]).map(|q| &snap.queues[q]) {
+    if let Some(q) = app
+        .selected()
+        .and_then(|i| app.rows().queue_of[i])
+        .map(|q| &snap.queues[q])
+    {
         let mut lines = vec![
-            pair(theme, "depth", vec![text(&q.depth.map_or("-".into(), app::count_text))]),
-            pair(theme, "oldest", vec![text(&q.oldest_age_s.map_or("-".into(), app::short_secs))]),
-            pair(theme, "consumers", vec![text(&q.consumers.map_or("-".into(), app::count_text))]),
+            pair(
+                theme,
+                "depth",
+                vec![text(&q.depth.map_or("-".into(), app::count_text))],
+            ),
+            pair(
+                theme,
+                "oldest",
+                vec![text(&q.oldest_age_s.map_or("-".into(), app::short_secs))],
+            ),
+            pair(
+                theme,
+                "consumers",
+                vec![text(&q.consumers.map_or("-".into(), app::count_text))],
+            ),
             pair(theme, "to drain", vec![text(&app::eta_text(q))]),
         ];
         if !q.history.is_empty() {
@@ -287,7 +333,10 @@ fn sections(snap: &Snapshot, app: &App, s: &ServiceView, theme: &Theme) -> Vec<S
                 ],
             ));
         }
-        out.push(Section { title: "Queue", lines });
+        out.push(Section {
+            title: "Queue",
+            lines,
+        });
     }
     let errors: Vec<Line> = if s.recent_errors.is_empty() {
         vec![Line::from(Span::styled(" none recorded", theme.muted()))]
@@ -302,7 +351,10 @@ fn sections(snap: &Snapshot, app: &App, s: &ServiceView, theme: &Theme) -> Vec<S
             })
             .collect()
     };
-    out.push(Section { title: "Recent errors", lines: errors });
+    out.push(Section {
+        title: "Recent errors",
+        lines: errors,
+    });
 
     let edge = |id: &str, note: String| -> Line<'static> {
         let target = find(id);
@@ -332,7 +384,11 @@ fn sections(snap: &Snapshot, app: &App, s: &ServiceView, theme: &Theme) -> Vec<S
         .collect();
     out.push(Section {
         title: "Depends on",
-        lines: if deps.is_empty() { none("nothing") } else { deps },
+        lines: if deps.is_empty() {
+            none("nothing")
+        } else {
+            deps
+        },
     });
     let dependents: Vec<Line> = s
         .dependents
@@ -341,13 +397,20 @@ fn sections(snap: &Snapshot, app: &App, s: &ServiceView, theme: &Theme) -> Vec<S
             let via = find(id)
                 .and_then(|t| t.depends_on.iter().find(|d| d.id == s.id))
                 .and_then(|d| d.fallback.clone())
-                .map_or_else(|| "no fallback: goes down with it".to_string(), |f| format!("fallback {f}"));
+                .map_or_else(
+                    || "no fallback: goes down with it".to_string(),
+                    |f| format!("fallback {f}"),
+                );
             edge(id, via)
         })
         .collect();
     out.push(Section {
         title: "Needed by",
-        lines: if dependents.is_empty() { none("nothing") } else { dependents },
+        lines: if dependents.is_empty() {
+            none("nothing")
+        } else {
+            dependents
+        },
     });
     let runbooks: Vec<Line> = s
         .runbooks
@@ -356,7 +419,10 @@ fn sections(snap: &Snapshot, app: &App, s: &ServiceView, theme: &Theme) -> Vec<S
             Line::from(vec![
                 Span::raw(" "),
                 Span::styled(sanitize(r).into_owned(), theme.accent()),
-                Span::styled(format!("  opsdeck runbook show {}", sanitize(r)), theme.muted()),
+                Span::styled(
+                    format!("  opsdeck runbook show {}", sanitize(r)),
+                    theme.muted(),
+                ),
             ])
         })
         .collect();
@@ -378,8 +444,14 @@ mod tests {
     #[test]
     fn wide_terminals_get_two_columns() {
         let sections = vec![
-            Section { title: "Now", lines: vec![Line::from("a")] },
-            Section { title: "Recent errors", lines: vec![Line::from("b"), Line::from("c")] },
+            Section {
+                title: "Now",
+                lines: vec![Line::from("a")],
+            },
+            Section {
+                title: "Recent errors",
+                lines: vec![Line::from("b"), Line::from("c")],
+            },
         ];
         assert_eq!(columns(&sections, 80, Style::new()).len(), 1);
         let two = columns(&sections, 200, Style::new());

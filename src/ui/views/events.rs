@@ -145,8 +145,7 @@ impl Widget for &EventsView<'_> {
             .column_spacing(u16::try_from(SPACING).unwrap_or(1))
             .row_highlight_style(theme.cursor())
             .highlight_spacing(HighlightSpacing::Never);
-        let mut state =
-            TableState::new().with_selected(cursor.selected.checked_sub(cursor.offset));
+        let mut state = TableState::new().with_selected(cursor.selected.checked_sub(cursor.offset));
         StatefulWidget::render(table, area, buf, &mut state);
     }
 }

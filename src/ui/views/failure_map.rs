@@ -98,17 +98,23 @@ fn wants(app: &App, theme: &Theme) -> Vec<Want> {
     let snap = app.snapshot();
     let w = app.rows().map_widths;
     let title = |c: usize| width(TITLES[c]);
-    let status = ["down", "degraded", "impacted", "unknown", "up", "loading", "stale"]
-        .iter()
-        .map(|word| width(theme.state(word).0) + 1 + width(word))
-        .max()
-        .unwrap_or(0);
+    let status = [
+        "down", "degraded", "impacted", "unknown", "up", "loading", "stale",
+    ]
+    .iter()
+    .map(|word| width(theme.state(word).0) + 1 + width(word))
+    .max()
+    .unwrap_or(0);
     let sev = (1..=4)
         .map(|l| width(&theme.sev_label(l, snap.sev_name(l))))
         .max()
         .unwrap_or(1);
     let stale = snap.counts.stale > 0;
-    let age_min = if stale { width(&stale_short(theme, "59m")) } else { 3 };
+    let age_min = if stale {
+        width(&stale_short(theme, "59m"))
+    } else {
+        3
+    };
     let age_want = if stale {
         width(&stale_long(theme, "03:09:12"))
     } else {

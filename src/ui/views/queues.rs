@@ -134,9 +134,7 @@ impl RowText {
             status: format!("{} {word}", theme.state(word).0),
             queue: s.name.clone(),
             kind: kind_label(s, q),
-            depth: q
-                .and_then(|q| q.depth)
-                .map_or_else(dash, app::count_text),
+            depth: q.and_then(|q| q.depth).map_or_else(dash, app::count_text),
             oldest: q
                 .and_then(|q| q.oldest_age_s)
                 .map_or_else(dash, app::short_secs),
@@ -236,7 +234,13 @@ impl Widget for &QueuesView<'_> {
                 }
             })
             .collect();
-        let columns = fit_columns(&wants, &PRIORITY, &[QUEUE], &DISPLAY, usize::from(area.width));
+        let columns = fit_columns(
+            &wants,
+            &PRIORITY,
+            &[QUEUE],
+            &DISPLAY,
+            usize::from(area.width),
+        );
         let cursor = app.cursor(View::Queues);
         let visible = usize::from(table_area.height.saturating_sub(1));
         let table_rows: Vec<Row> = rows
@@ -264,8 +268,7 @@ impl Widget for &QueuesView<'_> {
             .column_spacing(u16::try_from(SPACING).unwrap_or(1))
             .row_highlight_style(theme.cursor())
             .highlight_spacing(HighlightSpacing::Never);
-        let mut state =
-            TableState::new().with_selected(cursor.selected.checked_sub(cursor.offset));
+        let mut state = TableState::new().with_selected(cursor.selected.checked_sub(cursor.offset));
         StatefulWidget::render(table, table_area, buf, &mut state);
         if let Some(strip_area) = strip_area {
             strip::render(app, theme, strip_area, buf);

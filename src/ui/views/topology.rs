@@ -9,13 +9,13 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 
-use crate::app::{self, App, ROLES, region_columns};
-use crate::model::{ServiceView, Snapshot, Status};
+use super::failure_map::empty_message;
+use crate::app::{self, App, ROLES, STATE_WORDS, StateCounts, region_columns};
+use crate::model::{ServiceView, Snapshot};
 use crate::ui::Theme;
 use crate::ui::text::{clean, fit, sanitize, width};
 use crate::ui::theme::Role;
 use crate::ui::widgets::{centred, fit_line};
-use super::failure_map::empty_message;
 
 /// The narrowest a region column may be.
 const MIN_COLUMN: u16 = 24;
@@ -125,7 +125,7 @@ impl TopologyView<'_> {
                 width: w,
                 ..area
             };
-            self.render_column(*region, col, buf);
+            self.render_column(first + k, *region, col, buf);
             x += w;
         }
         let hidden_left = first;
@@ -147,32 +147,23 @@ impl TopologyView<'_> {
         }
     }
 
-    fn render_column(&self, region: Option<&str>, area: Rect, buf: &mut Buffer) {
+    fn render_column(&self, column: usize, region: Option<&str>, area: Rect, buf: &mut Buffer) {
         let app = self.app;
         let snap = app.snapshot();
         let theme = self.theme;
-        let members: Vec<&ServiceView> = app
-            .rows()
-            .topology
-            .iter()
-            .map(|&i| &snap.services[i])
-            .filter(|s| s.region.as_deref() == region)
-            .collect();
-        let all: Vec<&ServiceView> = snap
-            .services
-            .iter()
-            .filter(|s| s.region.as_deref() == region)
-            .collect();
-        let worst = all
-            .iter()
-            .map(|s| s.status)
-            .min_by_key(|s| s.rank())
-            .unwrap_or(Status::Up);
-        let border = if worst == Status::Up {
-            theme.border()
-        } else {
-            theme.state(worst.as_str()).1
-        };
+        let rows = app.rows();
+        let counts = rows.column_counts.get(column).copied().unwrap_or_default();
+        let members = rows
+            .topology_columns
+            .get(column)
+            .map_or(&[][..], |r| &rows.topology[r.clone()]);
+        let worst = ["down", "degraded", "unknown"].into_iter().find(|w| {
+            STATE_WORDS
+                .iter()
+                .zip(&counts)
+                .any(|(x, &n)| x == w && n > 0)
+        });
+        let border = worst.map_or_else(|| theme.border(), |w| theme.state(w).1);
         let title = match region.and_then(|r| snap.regions.iter().find(|x| x.id == r)) {
             Some(r) => match r.gcp_region.as_deref().filter(|g| *g != r.id) {
                 Some(g) => format!(" {} · {} ", sanitize(&r.id), sanitize(g)),
@@ -184,45 +175,70 @@ impl TopologyView<'_> {
         let block = Block::new()
             .borders(Borders::ALL)
             .border_style(border)
-            .title(Span::styled(fit(&title, inner_w).into_owned(), theme.heading()))
-            .title_bottom(Line::from(counts(theme, &all)).alignment(Alignment::Right));
+            .title(Span::styled(
+                fit(&title, inner_w).into_owned(),
+                theme.heading(),
+            ))
+            .title_bottom(Line::from(count_spans(theme, &counts)).alignment(Alignment::Right));
         let inner = block.inner(area);
         block.render(area, buf);
 
-        let mut lines: Vec<(Line, bool)> = Vec::new();
-        for role in ROLES {
-            let group: Vec<&&ServiceView> =
-                members.iter().filter(|s| s.kind.role() == role).collect();
-            if group.is_empty() {
-                continue;
+        // The column's entries (role headings and services) as indices; only the ones on
+        // screen are formatted.
+        let mut entries: Vec<Entry> = Vec::with_capacity(members.len() + ROLES.len());
+        let mut last_role = None;
+        for &i in members {
+            let role = snap.services[i].kind.role();
+            if last_role != Some(role) {
+                entries.push(Entry::Role(role));
+                last_role = Some(role);
             }
-            lines.push((Line::from(Span::styled(role, theme.muted())), false));
-            for s in group {
-                let mark = self.mark(s);
-                lines.push((self.service_line(snap, s, mark, inner_w), mark == Mark::Selected));
-            }
+            entries.push(Entry::Service(i));
         }
-        if lines.is_empty() {
-            let text = if all.is_empty() {
+        let rows_on_screen = usize::from(inner.height);
+        let selected = app.selected();
+        let selected_at = entries
+            .iter()
+            .position(|e| matches!(e, Entry::Service(i) if Some(*i) == selected));
+        let offset = selected_at.map_or(0, |at| (at + 1).saturating_sub(rows_on_screen));
+        let more = entries.len().saturating_sub(offset + rows_on_screen);
+        let mut shown: Vec<Line> = entries
+            .iter()
+            .skip(offset)
+            .take(rows_on_screen)
+            .map(|e| match *e {
+                Entry::Role(role) => Line::from(Span::styled(role, theme.muted())),
+                Entry::Service(i) => {
+                    let s = &snap.services[i];
+                    self.service_line(snap, s, self.mark(s), inner_w)
+                }
+            })
+            .collect();
+        if more > 0
+            && let Some(last) = shown.last_mut()
+        {
+            *last = Line::from(Span::styled(format!("… {} more", more + 1), theme.muted()));
+        }
+        if entries.is_empty() {
+            let total: usize = counts.iter().sum();
+            let text = if total == 0 {
                 "no services"
             } else {
                 "none match the filter"
             };
-            lines.push((Line::from(Span::styled(text, theme.muted())), false));
-        }
-        let rows = usize::from(inner.height);
-        let selected_at = lines.iter().position(|(_, sel)| *sel);
-        let offset = selected_at.map_or(0, |at| (at + 1).saturating_sub(rows));
-        let more = lines.len().saturating_sub(offset + rows);
-        let mut shown: Vec<Line> = lines.into_iter().skip(offset).take(rows).map(|(l, _)| l).collect();
-        if more > 0 && let Some(last) = shown.last_mut() {
-            *last = Line::from(Span::styled(format!("… {} more", more + 1), theme.muted()));
+            shown.push(Line::from(Span::styled(text, theme.muted())));
         }
         Paragraph::new(shown).render(inner, buf);
     }
 
     /// `✖ sql          SEV1` with the mark of its relation to the selection.
-    fn service_line(&self, snap: &Snapshot, s: &ServiceView, mark: Mark, w: usize) -> Line<'static> {
+    fn service_line(
+        &self,
+        snap: &Snapshot,
+        s: &ServiceView,
+        mark: Mark,
+        w: usize,
+    ) -> Line<'static> {
         let theme = self.theme;
         let (glyph, state) = theme.state(app::shown_state(s));
         let sev = s
@@ -240,7 +256,8 @@ impl TopologyView<'_> {
             .copied()
             .collect::<Vec<_>>()
             .join(" ");
-        let room = w.saturating_sub(width(glyph) + 1 + width(&right) + usize::from(!right.is_empty()));
+        let room =
+            w.saturating_sub(width(glyph) + 1 + width(&right) + usize::from(!right.is_empty()));
         let id = clean(&s.id, room);
         // Wide columns have room for the name too.
         let name = if room >= width(&id) + 2 + NAME_MIN {
@@ -384,7 +401,10 @@ impl TopologyView<'_> {
             if lines.len() > body_rows && body_rows > 0 {
                 let more = lines.len() - body_rows + 1;
                 lines.truncate(body_rows - 1);
-                lines.push(Line::from(Span::styled(format!("… {more} more"), theme.muted())));
+                lines.push(Line::from(Span::styled(
+                    format!("… {more} more"),
+                    theme.muted(),
+                )));
             }
             let mut all = vec![head];
             all.extend(lines);
@@ -411,7 +431,9 @@ impl TopologyView<'_> {
             fit_line(
                 vec![
                     Span::styled(
-                        format!("{} blast radius: ", theme.glyph(Role::Blast)).trim_start().to_string(),
+                        format!("{} blast radius: ", theme.glyph(Role::Blast))
+                            .trim_start()
+                            .to_string(),
                         theme.blast(),
                     ),
                     Span::raw(sanitize(&sel.blast_radius.join(", ")).into_owned()),
@@ -443,11 +465,17 @@ impl TopologyView<'_> {
     }
 }
 
+/// One line of a region column.
+#[derive(Debug, Clone, Copy)]
+enum Entry {
+    Role(&'static str),
+    Service(usize),
+}
+
 /// `✖1 ↯2 ●4`: the non-zero counts of a region, worst first.
-fn counts(theme: &Theme, services: &[&ServiceView]) -> Vec<Span<'static>> {
+fn count_spans(theme: &Theme, counts: &StateCounts) -> Vec<Span<'static>> {
     let mut spans = Vec::new();
-    for word in ["down", "degraded", "impacted", "unknown", "up", "loading"] {
-        let n = services.iter().filter(|s| app::shown_state(s) == word).count();
+    for (word, &n) in STATE_WORDS.iter().zip(counts) {
         if n > 0 {
             let (glyph, style) = theme.state(word);
             spans.push(Span::styled(format!(" {glyph}{n}"), style));
