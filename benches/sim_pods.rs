@@ -8,7 +8,27 @@ use std::time::{Duration, Instant};
 
 use opsdeck::estate;
 use opsdeck::sim::{self, scenario};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::Value;
+
+/// A list or Table as the bench reads it: counted, never held as JSON values.
+#[derive(Deserialize)]
+struct Listed {
+    #[serde(default)]
+    items: Vec<IgnoredAny>,
+    #[serde(default)]
+    rows: Vec<IgnoredAny>,
+    metadata: ListMeta,
+}
+
+#[derive(Deserialize)]
+struct ListMeta {
+    #[serde(rename = "resourceVersion")]
+    resource_version: String,
+    #[serde(rename = "continue")]
+    next: Option<String>,
+}
 
 const PODS: usize = 10_000;
 const NS: &str = "bench";
@@ -60,7 +80,11 @@ fn report(what: &str, took: Duration, extra: &str) {
     );
 }
 
-async fn get(http: &reqwest::Client, url: &str, table: bool) -> (Value, usize) {
+async fn get<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &str,
+    table: bool,
+) -> (T, usize) {
     let mut request = http.get(url);
     if table {
         request = request.header(
@@ -128,7 +152,7 @@ async fn main() {
 
     let deployment = format!("{base}/apis/apps/v1/namespaces/{NS}/deployments/pods");
     loop {
-        let (d, _) = get(&http, &deployment, false).await;
+        let (d, _): (Value, _) = get(&http, &deployment, false).await;
         if d["status"]["readyReplicas"].as_u64() == Some(PODS as u64) {
             break;
         }
@@ -146,8 +170,8 @@ async fn main() {
 
     for round in 0..3 {
         let t = Instant::now();
-        let (list, size) = get(&http, &pods, false).await;
-        let n = list["items"].as_array().map_or(0, Vec::len);
+        let (list, size): (Listed, _) = get(&http, &pods, false).await;
+        let n = list.items.len();
         assert_eq!(n, PODS);
         report(
             &format!("list pods as JSON (round {})", round + 1),
@@ -156,8 +180,8 @@ async fn main() {
         );
     }
     let t = Instant::now();
-    let (table, size) = get(&http, &pods, true).await;
-    assert_eq!(table["rows"].as_array().map_or(0, Vec::len), PODS);
+    let (table, size): (Listed, _) = get(&http, &pods, true).await;
+    assert_eq!(table.rows.len(), PODS);
     report(
         "list pods as a Table (kubectl get pods)",
         t.elapsed(),
@@ -170,11 +194,11 @@ async fn main() {
     let mut pages = 0;
     loop {
         let url = format!("{pods}?limit=500&continue={cont}");
-        let (page, _) = get(&http, &url, true).await;
-        total += page["rows"].as_array().map_or(0, Vec::len);
+        let (page, _): (Listed, _) = get(&http, &url, true).await;
+        total += page.rows.len();
         pages += 1;
-        match page["metadata"]["continue"].as_str() {
-            Some(c) => cont = c.to_string(),
+        match page.metadata.next {
+            Some(c) => cont = c,
             None => break,
         }
     }
@@ -199,11 +223,8 @@ async fn main() {
     );
     drop(watch);
 
-    let (list, _) = get(&http, &format!("{pods}?limit=1"), false).await;
-    let rv = list["metadata"]["resourceVersion"]
-        .as_str()
-        .expect("a resource version")
-        .to_string();
+    let (list, _): (Listed, _) = get(&http, &format!("{pods}?limit=1"), false).await;
+    let rv = list.metadata.resource_version;
     let mut watch = http
         .get(format!(
             "{pods}?watch=true&allowWatchBookmarks=true&resourceVersion={rv}"

@@ -190,6 +190,7 @@ async fn drive(
                     wait: setup.poll,
                 },
                 fresh: true,
+                speed: setup.scenario.speed,
             };
             let observer = LiveObserver::new(Arc::clone(live), target);
             let operator = DrillOperator {

@@ -175,7 +175,58 @@ const CASES: &[Case] = &[
         ],
         impacted: &[("api", "sql")],
     },
+    Case {
+        scenario: "cloudrun-bad-revision-serving",
+        status: "critical",
+        exit: 2,
+        worst_sev: Some(2),
+        services: &[Expect {
+            id: "api",
+            status: "degraded",
+            stale: Some(false),
+            error: Some("HEALTH_CHECK_CONTAINER_ERROR"),
+        }],
+        impacted: &[],
+    },
+    Case {
+        scenario: "cloudsql-failover-slow",
+        status: "critical",
+        exit: 2,
+        worst_sev: Some(1),
+        services: &[svc("sql", "down")],
+        impacted: &[("api", "sql")],
+    },
+    // Rehearsals: something is announced, nothing a probe can see is broken yet.
+    Case {
+        scenario: "cloudrun-burst-expected",
+        status: "ok",
+        exit: 0,
+        worst_sev: None,
+        services: &[svc("api", "up")],
+        impacted: &[],
+    },
+    Case {
+        scenario: "memorystore-zone-degraded",
+        status: "ok",
+        exit: 0,
+        worst_sev: None,
+        services: &[svc("cache", "up")],
+        impacted: &[],
+    },
+    Case {
+        scenario: "tappass-data-deleted",
+        status: "ok",
+        exit: 0,
+        worst_sev: None,
+        services: &[svc("sql", "up")],
+        impacted: &[],
+    },
 ];
+
+/// Google-side scenarios whose fault builds up on the scenario clock, so a single `--once`
+/// right after the start sees a moment of it that depends on how fast the machine is; the
+/// drills follow them over time instead.
+const BUILT_OVER_TIME: &[&str] = &["lumieos-tasks-handler-failing"];
 
 /// The estate file a scenario was written for, when it is not the demo.
 fn estate_file(s: &scenario::Scenario) -> Option<String> {
@@ -311,7 +362,7 @@ fn touches_google(s: &scenario::Scenario) -> bool {
 fn the_table_covers_every_shipped_google_scenario() {
     for name in scenario::builtin_names() {
         let s = scenario::builtin(name).expect("parses");
-        if touches_google(&s) || name == "healthy" {
+        if (touches_google(&s) || name == "healthy") && !BUILT_OVER_TIME.contains(&name) {
             assert!(
                 CASES.iter().any(|c| c.scenario == name),
                 "the Google-side scenario {name} has no row in the table"

@@ -957,8 +957,7 @@ fn opsdeck_sim_prints_its_endpoints_and_writes_a_ready_estate() {
     let base = printed
         .first()
         .and_then(|l| l.rsplit_once(" on "))
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_else(|| panic!("no address in: {text}"));
+        .map_or_else(|| panic!("no address in: {text}"), |(_, b)| b.to_string());
     assert!(base.starts_with("http://127.0.0.1:"), "{text}");
     for needle in [
         "/token",

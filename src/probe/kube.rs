@@ -34,8 +34,11 @@ const FIRST_LIST_WAIT: Duration = Duration::from_secs(4);
 /// The clusters of one estate, connected on first use.
 pub struct KubeHub {
     kubeconfig: Option<PathBuf>,
-    clusters: Mutex<HashMap<String, Arc<OnceCell<Result<Arc<Cluster>, String>>>>>,
+    clusters: Mutex<HashMap<String, Arc<ClusterCell>>>,
 }
+
+/// A context's watched state, set up once on first use (or why it cannot be).
+type ClusterCell = OnceCell<Result<Arc<Cluster>, String>>;
 
 /// The watched state of one context.
 pub struct Cluster {

@@ -44,6 +44,9 @@ pub struct RunSpec {
     pub pace: Pace,
     /// Start over even when an earlier run of the same runbook on the target did not finish.
     pub fresh: bool,
+    /// Seconds on the target's clock per wall-clock second: 1 for real systems; a drill's
+    /// scenario speed, so a `wait` step's timeout holds on the simulator's clock.
+    pub speed: f64,
 }
 
 /// Why the run is happening.

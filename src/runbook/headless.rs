@@ -285,6 +285,7 @@ pub async fn run(
         data_dir,
         pace: Pace::default(),
         fresh: args.fresh,
+        speed: 1.0,
     };
     let (stop_tx, stop) = watch::channel(None);
     let signals = tokio::spawn(signals(stop_tx));

@@ -328,12 +328,12 @@ pub(crate) fn query_params(query: Option<&str>, key: &str) -> Vec<String> {
 
 /// A page of `items` from `pageSize`/`maxResults` and `pageToken`, with the next token. The
 /// token is the offset, written the way Google's tokens look (opaque text).
-pub(crate) fn paginate(
-    items: Vec<Value>,
+pub(crate) fn paginate<T>(
+    items: Vec<T>,
     query: Option<&str>,
     size_key: &str,
     size_field: &str,
-) -> Result<(Vec<Value>, Option<String>), Reply> {
+) -> Result<(Vec<T>, Option<String>), Reply> {
     let size = match query_param(query, size_key) {
         None => None,
         Some(s) if s.is_empty() => None,

@@ -293,10 +293,6 @@ fn list(
     let Some(c) = world.kube.get(server.cluster) else {
         return no_route();
     };
-    let mut items: Vec<Value> = objects::all(c, kind.res, ns)
-        .into_iter()
-        .filter(|o| selector.matches(o))
-        .collect();
     let limit = query_param(query, "limit")
         .and_then(|l| l.parse::<usize>().ok())
         .filter(|l| *l > 0)
@@ -307,26 +303,78 @@ fn list(
             c.rsplit_once('-')
                 .and_then(|(_, o)| o.parse::<usize>().ok())
         })
-        .unwrap_or(0)
-        .min(items.len());
-    let rv = c.rv.to_string();
-    let mut meta = json!({"resourceVersion": rv});
-    if offset + limit < items.len() {
-        meta["continue"] = format!("c{rv}-{}", offset + limit).into();
-        meta["remainingItemCount"] = (items.len() - offset - limit).into();
+        .unwrap_or(0);
+    // Only the page is rendered when there is no selector to test every object against, and
+    // each item is written as soon as it is rendered: a large list never sits in memory twice.
+    let now = c.clock.wall(c.now);
+    let res = kind.res;
+    let mut items = Vec::new();
+    let mut written = 0;
+    let mut total = 0;
+    for (namespace, name) in objects::keys(c, res, ns) {
+        let in_page = total >= offset && total < offset + limit;
+        if selector.is_empty() && !in_page {
+            total += 1;
+            continue;
+        }
+        let Some(object) = objects::one(c, res, &namespace, &name) else {
+            continue;
+        };
+        if !selector.matches(&object) {
+            continue;
+        }
+        if in_page {
+            let item = if table {
+                table::row(res, &object, whole, now)
+            } else {
+                object
+            };
+            write_item(&mut items, written, &item);
+            written += 1;
+        }
+        total += 1;
     }
-    let page: Vec<Value> = items
-        .drain(offset..(offset + limit).min(items.len()))
-        .collect();
-    let body = if table {
-        let mut t = table::table(kind.res, &page, &rv, whole, c.clock.wall(c.now));
-        t["metadata"] = meta;
-        t
-    } else {
-        json!({"kind": format!("{}List", kind.kind), "apiVersion": discovery::api_version(kind), "metadata": meta, "items": page})
-    };
+    let rv = c.rv.to_string();
     drop(world);
-    json_response(200, &body)
+    let mut meta = json!({"resourceVersion": rv});
+    if offset + limit < total {
+        meta["continue"] = format!("c{rv}-{}", offset + limit).into();
+        meta["remainingItemCount"] = (total - offset - limit).into();
+    }
+    let mut out = Vec::with_capacity(items.len() + 1024);
+    if table {
+        let head = json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "columnDefinitions": table::column_definitions(res)});
+        write_open(&mut out, &head, "rows");
+    } else {
+        let head = json!({"kind": format!("{}List", kind.kind), "apiVersion": discovery::api_version(kind), "metadata": meta});
+        write_open(&mut out, &head, "items");
+    }
+    out.extend_from_slice(&items);
+    drop(items);
+    out.extend_from_slice(b"]}");
+    let mut response = Response::new(Body::from(out));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// `{…head fields…,"field":[` — a JSON object left open at its list.
+fn write_open(out: &mut Vec<u8>, head: &Value, field: &str) {
+    let _ = serde_json::to_writer(&mut *out, head);
+    out.pop();
+    if head.as_object().is_some_and(|m| !m.is_empty()) {
+        out.push(b',');
+    }
+    out.extend_from_slice(format!("\"{field}\":[").as_bytes());
+}
+
+fn write_item(out: &mut Vec<u8>, index: usize, item: &Value) {
+    if index > 0 {
+        out.push(b',');
+    }
+    let _ = serde_json::to_writer(&mut *out, item);
 }
 
 fn parse_body(body: &[u8]) -> Result<Value, Box<Response>> {
@@ -654,7 +702,7 @@ fn delete(server: &KubeServer, t: &Target, name: &str) -> Response {
             let rv = c.next_rv();
             let mut gone = lease.clone();
             objects::set_rv(&mut gone, rv);
-            c.push(rv, Res::Lease, store::ChangeKind::Deleted, &ns, gone);
+            c.push(rv, Res::Lease, store::ChangeKind::Deleted, &ns, &gone);
             json_response(
                 200,
                 &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",

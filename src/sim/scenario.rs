@@ -103,6 +103,10 @@ const BUILTIN: &[(&str, &str)] = &[
     ),
     // Drill scenarios for the shipped runbooks (runbooks/*.toml).
     (
+        "epfl-backend-stale-credentials",
+        include_str!("../../fixtures/scenarios/epfl-backend-stale-credentials.toml"),
+    ),
+    (
         "cloudrun-bad-revision-serving",
         include_str!("../../fixtures/scenarios/cloudrun-bad-revision-serving.toml"),
     ),

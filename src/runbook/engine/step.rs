@@ -134,17 +134,18 @@ impl<O: Observe, P: Operator> Run<'_, O, P> {
                 every,
                 explain,
             } => {
-                let every = every
-                    .unwrap_or(self.spec.pace.wait)
-                    .min(self.spec.pace.wait);
-                let deadline = tokio::time::Instant::now() + *timeout;
+                let speed = self.spec.speed.max(f64::MIN_POSITIVE);
+                let every = every.map_or(self.spec.pace.wait, |e| {
+                    e.div_f64(speed).min(self.spec.pace.wait)
+                });
+                let deadline = tokio::time::Instant::now() + timeout.div_f64(speed);
                 loop {
                     let seen = self.doc().await;
                     match &seen {
                         Ok(doc) if condition.eval(doc) => {
                             return (
                                 StepResult::Ok,
-                                format!("{} after {}", condition.source(), clock(started)),
+                                format!("{} after {}", condition.source(), clock(started, speed)),
                             );
                         }
                         Ok(doc) => self.operator.event(Event::Progress {
@@ -152,7 +153,7 @@ impl<O: Observe, P: Operator> Run<'_, O, P> {
                             text: format!(
                                 "not yet: {} ({} of {})",
                                 condition.explain(doc),
-                                clock(started),
+                                clock(started, speed),
                                 humantime::format_duration(*timeout)
                             ),
                         }),
@@ -381,7 +382,8 @@ fn secrets_of(requests: &[Request]) -> Vec<String> {
     requests.iter().flat_map(|r| r.secrets.clone()).collect()
 }
 
-fn clock(since: Instant) -> String {
-    let s = since.elapsed().as_secs();
+/// Time since `since` on the target's clock.
+fn clock(since: Instant, speed: f64) -> String {
+    let s = (since.elapsed().as_secs_f64() * speed) as u64;
     format!("{}m{:02}s", s / 60, s % 60)
 }

@@ -55,8 +55,13 @@ pub(crate) fn route(
             }
             let all = world.list(Api::CloudRun, project, Some(location));
             guarded(world, &all, SERVICE, |w| {
-                let items = all.iter().map(|i| w.resources[*i].body.clone()).collect();
-                page("services", items, call)
+                match paginate(all.clone(), call.query, "pageSize", "page_size") {
+                    Ok((page, next)) => {
+                        let items = page.iter().map(|i| w.resources[*i].body.clone()).collect();
+                        Reply::ok(list_body("services", items, next))
+                    }
+                    Err(e) => e,
+                }
             })
         }
         (["services", service, tail @ ..], None) => {
@@ -252,6 +257,9 @@ fn patch(world: &mut World, call: &Call, i: usize) -> Answer {
             (None, false) => {}
         }
     }
+    if let Err(e) = check_traffic(world, i, &next) {
+        return e.into();
+    }
     if query_param(call.query, "validateOnly").as_deref() == Some("true") {
         return Reply::ok(json!({
             "name": format!("projects/{}/locations/{}/operations/{}", world.resources[i].project, world.resources[i].location, "validate-only"),
@@ -273,6 +281,47 @@ fn patch(world: &mut World, call: &Call, i: usize) -> Answer {
         reply: Reply::ok(operation(world, o)),
         ..checked
     }
+}
+
+/// The traffic split of `next` adds up to 100 and names only revisions the service has.
+fn check_traffic(world: &World, i: usize, next: &Value) -> Result<(), Reply> {
+    let Some(targets) = next.get("traffic").and_then(Value::as_array) else {
+        return Ok(());
+    };
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let total: i64 = targets
+        .iter()
+        .map(|t| t.get("percent").and_then(Value::as_i64).unwrap_or(0))
+        .sum();
+    if total != 100 {
+        return Err(rpc_error(
+            400,
+            "INVALID_ARGUMENT",
+            &format!("The traffic percentages add up to {total}; they must add up to 100."),
+        ));
+    }
+    let known = revisions(world, i);
+    for t in targets {
+        let Some(rev) = t.get("revision").and_then(Value::as_str) else {
+            continue;
+        };
+        let short = rev.rsplit('/').next().unwrap_or(rev);
+        let found = known.iter().any(|r| {
+            r["name"]
+                .as_str()
+                .is_some_and(|n| n.rsplit('/').next() == Some(short))
+        });
+        if !found {
+            return Err(rpc_error(
+                400,
+                "INVALID_ARGUMENT",
+                &format!("Revision '{short}' named in the traffic split does not exist."),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn body_pointer<'a>(body: &'a Map<String, Value>, pointer: &str) -> Option<&'a Value> {

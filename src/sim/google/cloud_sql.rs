@@ -32,9 +32,10 @@ pub(crate) fn route(
         ["instances"] if get => {
             let all: Vec<usize> = world.list(Api::CloudSql, project, None);
             guarded(world, &all, SERVICE, |w| {
-                let items = all.iter().map(|i| w.resources[*i].body.clone()).collect();
-                match paginate(items, call.query, "maxResults", "max_results") {
-                    Ok((items, next)) => {
+                match paginate(all.clone(), call.query, "maxResults", "max_results") {
+                    Ok((page, next)) => {
+                        let items: Vec<Value> =
+                            page.iter().map(|i| w.resources[*i].body.clone()).collect();
                         let mut body = json!({"kind": "sql#instancesList"});
                         if !items.is_empty() {
                             body["items"] = Value::Array(items);

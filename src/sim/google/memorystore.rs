@@ -64,17 +64,27 @@ fn list(world: &World, call: &Call, project: &str, location: &str) -> Answer {
         .iter()
         .map(|i| world.resources[*i].location.clone())
         .collect();
+    unreachable.sort();
     unreachable.dedup();
     guarded(world, &up, SERVICE, |w| {
-        let mut items: Vec<Value> = up.iter().map(|i| w.resources[*i].body.clone()).collect();
-        for region in &unreachable {
-            items.push(json!({
-                "name": format!("projects/{project}/locations/{region}/instances/-"),
-                "statusMessage": "location not available for ListInstances"
-            }));
-        }
-        match paginate(items, call.query, "pageSize", "page_size") {
-            Ok((items, next)) => {
+        // Instances, then a placeholder per unreachable region (Err).
+        let entries: Vec<Result<usize, &String>> = up
+            .iter()
+            .map(|i| Ok(*i))
+            .chain(unreachable.iter().map(Err))
+            .collect();
+        match paginate(entries, call.query, "pageSize", "page_size") {
+            Ok((page, next)) => {
+                let items = page
+                    .into_iter()
+                    .map(|e| match e {
+                        Ok(i) => w.resources[i].body.clone(),
+                        Err(region) => json!({
+                            "name": format!("projects/{project}/locations/{region}/instances/-"),
+                            "statusMessage": "location not available for ListInstances"
+                        }),
+                    })
+                    .collect();
                 let mut body = list_body("instances", items, next);
                 if !unreachable.is_empty() {
                     body["unreachable"] = json!(unreachable);

@@ -135,6 +135,7 @@ fn list(world: &World, project: &str, location: Option<&str>) -> Answer {
             .iter()
             .map(|i| world.resources[*i].location.clone())
             .collect();
+        regions.sort();
         regions.dedup();
         regions
     };

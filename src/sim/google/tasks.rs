@@ -38,17 +38,23 @@ pub(crate) fn route(
                 Err(e) => return e.into(),
             };
             guarded(world, &all, SERVICE, |w| {
-                let items = all
+                let kept: Vec<usize> = all
                     .iter()
+                    .copied()
                     .filter(|i| {
                         wanted
                             .as_deref()
-                            .is_none_or(|s| w.resources[**i].body["state"] == s)
+                            .is_none_or(|s| w.resources[*i].body["state"] == s)
                     })
-                    .map(|i| shape(&w.resources[*i].body, beta3, mask.as_deref()))
                     .collect();
-                match paginate(items, call.query, "pageSize", "page_size") {
-                    Ok((items, next)) => Reply::ok(list_body("queues", items, next)),
+                match paginate(kept, call.query, "pageSize", "page_size") {
+                    Ok((page, next)) => {
+                        let items = page
+                            .iter()
+                            .map(|i| shape(&w.resources[*i].body, beta3, mask.as_deref()))
+                            .collect();
+                        Reply::ok(list_body("queues", items, next))
+                    }
                     Err(e) => e,
                 }
             })

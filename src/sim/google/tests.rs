@@ -466,6 +466,48 @@ fn a_v2_scaling_patch_reconciles_without_a_new_revision() {
 }
 
 #[test]
+fn a_rollback_pins_traffic_to_an_earlier_revision_and_repairs_the_service() {
+    let mut w = world(Some(
+        "name = \"bad\"\n[[event]]\nservice = \"run\"\nset = { latestCreatedRevision = \"${name}/revisions/${id}-00008-bad\", latestReadyRevision = \"${name}/revisions/${id}-00008-bad\", \"terminalCondition.state\" = \"CONDITION_FAILED\", \"sim.fixed_by\" = \"rollback\" }\n",
+    ));
+    let good = get(&mut w, &format!("{RUN}/revisions")).reply.body["revisions"][1]["name"]
+        .as_str()
+        .and_then(|n| n.rsplit('/').next())
+        .expect("the earlier revision")
+        .to_string();
+    let patch = |w: &mut World, body: &str| {
+        answer(w, &call("PATCH", RUN, Some("updateMask=traffic"), body)).reply
+    };
+    let missing = patch(
+        &mut w,
+        r#"{"traffic":[{"type":"TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION","revision":"svc-a-00001-zzz","percent":100}]}"#,
+    );
+    assert_eq!(missing.status, 400);
+    let half = patch(
+        &mut w,
+        &format!(
+            r#"{{"traffic":[{{"type":"TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION","revision":"{good}","percent":50}}]}}"#
+        ),
+    );
+    assert_eq!(half.status, 400);
+    let pinned = patch(
+        &mut w,
+        &format!(
+            r#"{{"traffic":[{{"type":"TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION","revision":"{good}","percent":100}}]}}"#
+        ),
+    );
+    assert_eq!(pinned.status, 200, "{}", pinned.body);
+    assert_eq!(
+        get(&mut w, RUN).reply.body["terminalCondition"]["state"],
+        "CONDITION_FAILED"
+    );
+    at(&mut w, 30);
+    let after = get(&mut w, RUN).reply.body;
+    assert_eq!(after["terminalCondition"]["state"], "CONDITION_SUCCEEDED");
+    assert_eq!(after["trafficStatuses"][0]["revision"], good.as_str());
+}
+
+#[test]
 fn a_knative_replace_deploys_a_revision_that_both_views_show() {
     let mut w = world(None);
     let path = "/apis/serving.knative.dev/v1/namespaces/p/services/svc-a";

@@ -21,6 +21,8 @@ const HPA_SYNC: Duration = Duration::from_secs(15);
 const HPA_DOWNSCALE_WINDOW: Duration = Duration::from_secs(300);
 /// The longest stretch the controllers cover in one go: beyond it they catch up in chunks.
 const MAX_TICK: Duration = Duration::from_secs(5);
+/// The most strides the controllers take to catch up in one go.
+const MAX_STRIDES: u32 = 20;
 
 /// The keys a scenario may set on a `k8s_workload`.
 pub(crate) const KEYS: &[&str] = &[
@@ -30,6 +32,7 @@ pub(crate) const KEYS: &[&str] = &[
     "bad_rollout",
     "rollout_restart",
     "progress_deadline",
+    "fixed_by",
     "hpa.min",
     "hpa.max",
     "hpa.cpu",
@@ -46,6 +49,7 @@ pub(crate) fn set_problem(key: &str, value: &Value) -> Option<String> {
         "fault" | "bad_rollout" => value.as_str().is_some_and(|t| Fault::parse(t).is_ok()),
         "rollout_restart" => value.is_boolean(),
         "progress_deadline" => seconds(value).is_some(),
+        "fixed_by" => matches!(value.as_str(), Some("restart" | "none")),
         _ => {
             return Some(format!(
                 "set key '{key}' means nothing to a k8s_workload; use one of {}",
@@ -58,6 +62,7 @@ pub(crate) fn set_problem(key: &str, value: &Value) -> Option<String> {
             "set key '{key}' is {shown}, which is not a pod fault; use \"CrashLoopBackOff\", \"ImagePullBackOff\", \"OOMKilled\", \"Unschedulable\" or \"none\""
         ),
         "progress_deadline" => format!("set key '{key}' is {shown}, which is not a duration"),
+        "fixed_by" => format!("set key '{key}' is {shown}; use \"restart\" or \"none\""),
         _ => format!("set key '{key}' is {shown}, which is not a count"),
     })
 }
@@ -93,6 +98,9 @@ impl KubeCluster {
             "progress_deadline" => {
                 self.workloads[index].progress_deadline =
                     Duration::from_secs_f64(seconds(value).unwrap_or(600.0));
+            }
+            "fixed_by" => {
+                self.workloads[index].fixed_by_restart = value.as_str() == Some("restart");
             }
             hpa_key => {
                 let w = &mut self.workloads[index];
@@ -157,6 +165,12 @@ impl KubeCluster {
         if let Some(t) = template {
             w.template = t;
         }
+        // A fault only the running pods carry (a stale secret, a wedged connection pool): the
+        // new revision's pods start clean.
+        if w.fixed_by_restart && fault.is_none() {
+            w.fault = None;
+            w.fixed_by_restart = false;
+        }
         w.revision += 1;
         w.generation += 1;
         w.hash = template_hash(&w.name, &w.template, w.revision);
@@ -218,16 +232,21 @@ impl KubeCluster {
 
     /// Runs every controller up to `at`.
     pub fn tick(&mut self, at: Duration) {
+        let from = self.now;
+        // Far behind (a fast clock on a busy machine), the controllers take longer strides
+        // rather than fall further behind.
+        let stride = MAX_TICK.max(at.saturating_sub(from) / MAX_STRIDES);
         while self.now < at {
-            let step = at.saturating_sub(self.now).min(MAX_TICK);
-            let from = self.now;
-            self.now += step;
+            self.now += at.saturating_sub(self.now).min(stride);
             let now = self.now;
-            self.kubelet(from, now);
             for i in 0..self.workloads.len() {
                 self.hpa_sync(i, now);
                 self.reconcile(i, now);
             }
+        }
+        // Readiness and restarts are functions of time: one pass covers the whole stretch.
+        if at > from {
+            self.kubelet(from, at);
         }
         self.flush();
     }

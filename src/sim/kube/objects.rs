@@ -519,6 +519,34 @@ pub(crate) fn all(c: &KubeCluster, res: Res, namespace: Option<&str>) -> Vec<Val
     out
 }
 
+/// The namespace and name of every object of one kind in one namespace (or all), in order:
+/// lists render only the page they serve.
+pub(crate) fn keys(c: &KubeCluster, res: Res, namespace: Option<&str>) -> Vec<(String, String)> {
+    let in_ns = |ns: &str| namespace.is_none_or(|n| n == ns);
+    match res {
+        Res::Pod => c.pods.keys().filter(|(ns, _)| in_ns(ns)).cloned().collect(),
+        Res::Event => c
+            .events
+            .keys()
+            .filter(|(ns, _)| in_ns(ns))
+            .cloned()
+            .collect(),
+        Res::Lease => c
+            .leases
+            .keys()
+            .filter(|(ns, _)| in_ns(ns))
+            .cloned()
+            .collect(),
+        _ => all(c, res, namespace)
+            .iter()
+            .map(|v| {
+                let text = |k: &str| v["metadata"][k].as_str().unwrap_or_default().to_string();
+                (text("namespace"), text("name"))
+            })
+            .collect(),
+    }
+}
+
 /// One object by name.
 pub(crate) fn one(c: &KubeCluster, res: Res, namespace: &str, name: &str) -> Option<Value> {
     let key = (namespace.to_string(), name.to_string());

@@ -29,6 +29,25 @@ impl Selector {
         })
     }
 
+    /// Whether the selector reads nothing but names, namespaces and labels.
+    pub fn metadata_only(&self) -> bool {
+        self.fields.iter().all(|t| {
+            let key = match t {
+                Test::Eq(k, _)
+                | Test::Ne(k, _)
+                | Test::In(k, _)
+                | Test::NotIn(k, _)
+                | Test::Exists(k)
+                | Test::Absent(k) => k,
+            };
+            key.starts_with("metadata.")
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty() && self.fields.is_empty()
+    }
+
     pub fn matches(&self, object: &Value) -> bool {
         let labels = &object["metadata"]["labels"];
         self.labels.iter().all(|t| {

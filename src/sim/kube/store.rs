@@ -98,7 +98,17 @@ pub(crate) struct Change {
     pub res: Res,
     pub kind: ChangeKind,
     pub namespace: String,
-    pub object: Arc<Value>,
+    /// `{"metadata": {name, namespace, labels}}`: enough for most selectors.
+    pub meta: Value,
+    /// The object's JSON, as watches send it.
+    pub json: Arc<[u8]>,
+}
+
+impl Change {
+    /// The whole object (parsed again from its JSON).
+    pub fn object(&self) -> Value {
+        serde_json::from_slice(&self.json).unwrap_or(Value::Null)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -181,6 +191,8 @@ pub(crate) struct Workload {
     pub fault: Option<Fault>,
     /// How many pods the fault hits; all when `None`.
     pub faulty_pods: Option<u32>,
+    /// The fault belongs to the running pods only: the next rollout (a restart) clears it.
+    pub fixed_by_restart: bool,
     pub progress_deadline: Duration,
     pub available: Cond,
     pub progressing: Cond,
@@ -342,6 +354,7 @@ impl KubeCluster {
             rollout: None,
             fault: None,
             faulty_pods: None,
+            fixed_by_restart: false,
             progress_deadline: Duration::from_secs(600),
             available: ok(
                 "MinimumReplicasAvailable",
@@ -458,7 +471,7 @@ impl KubeCluster {
         let rv = self.next_rv();
         let mut object = super::objects::pod(self, &pod);
         super::objects::set_rv(&mut object, rv);
-        self.push(rv, Res::Pod, ChangeKind::Deleted, namespace, object);
+        self.push(rv, Res::Pod, ChangeKind::Deleted, namespace, &object);
     }
 
     /// Marks an object changed; `flush` streams it.
@@ -483,7 +496,7 @@ impl KubeCluster {
             } else {
                 ChangeKind::Modified
             };
-            self.push(rv, *res, kind, ns, object);
+            self.push(rv, *res, kind, ns, &object);
         }
     }
 
@@ -525,13 +538,16 @@ impl KubeCluster {
         }
     }
 
-    pub fn push(&mut self, rv: u64, res: Res, kind: ChangeKind, ns: &str, object: Value) {
+    pub fn push(&mut self, rv: u64, res: Res, kind: ChangeKind, ns: &str, object: &Value) {
+        let m = &object["metadata"];
+        let meta = json!({"metadata": {"name": m["name"], "namespace": m["namespace"], "labels": m["labels"]}});
         let change = Arc::new(Change {
             rv,
             res,
             kind,
             namespace: ns.to_string(),
-            object: Arc::new(object),
+            meta,
+            json: serde_json::to_vec(object).unwrap_or_default().into(),
         });
         // No receivers is fine: nobody watches.
         let _ = self.tx.send(Arc::clone(&change));
@@ -606,7 +622,7 @@ impl KubeCluster {
                 let rv = self.next_rv();
                 let mut object = super::objects::event(self, &e);
                 super::objects::set_rv(&mut object, rv);
-                self.push(rv, Res::Event, ChangeKind::Deleted, &ns, object);
+                self.push(rv, Res::Event, ChangeKind::Deleted, &ns, &object);
             }
         }
     }

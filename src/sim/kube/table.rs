@@ -257,7 +257,7 @@ fn columns(res: Res) -> Vec<Column> {
     }
 }
 
-fn column_definitions(res: Res) -> Vec<Value> {
+pub(crate) fn column_definitions(res: Res) -> Vec<Value> {
     columns(res)
         .into_iter()
         .map(|(name, kind, description, priority)| {
@@ -474,6 +474,11 @@ fn row_object(object: &Value, whole: bool) -> Value {
         return object.clone();
     }
     json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": object["metadata"]})
+}
+
+/// One row of a Table.
+pub(crate) fn row(res: Res, object: &Value, whole: bool, now: DateTime<Utc>) -> Value {
+    json!({"cells": cells(res, object, now), "object": row_object(object, whole)})
 }
 
 /// A Table of these objects.

@@ -83,7 +83,24 @@ impl Params {
                 .namespace
                 .as_deref()
                 .is_none_or(|ns| ns == change.namespace)
-            && self.selector.matches(&change.object)
+            && if self.selector.metadata_only() {
+                self.selector.matches(&change.meta)
+            } else {
+                self.selector.matches(&change.object())
+            }
+    }
+
+    /// One change as a watch line: its JSON as stored, or a Table row.
+    fn encode_change(&self, change: &Change, shared: &ClusterShared) -> Vec<u8> {
+        if self.table {
+            return self.encode(change.kind.as_str(), &change.object(), shared);
+        }
+        let kind = change.kind.as_str();
+        let mut out = Vec::with_capacity(change.json.len() + 40);
+        let _ = write!(out, "{{\"type\":\"{kind}\",\"object\":");
+        out.extend_from_slice(&change.json);
+        out.extend_from_slice(b"}\n");
+        out
     }
 
     fn encode(&self, kind: &str, object: &Value, shared: &ClusterShared) -> Vec<u8> {
@@ -120,13 +137,16 @@ pub(crate) fn open(shared: Arc<ClusterShared>, cluster: usize, params: Params) -
             }
             Some(rv) if !params.send_initial => {
                 for change in c.history.iter().filter(|ch| ch.rv > rv && params.wants(ch)) {
-                    pending.push(params.encode(change.kind.as_str(), &change.object, &shared));
+                    pending.push(params.encode_change(change, &shared));
                 }
                 (rx, c.rv, false)
             }
             _ => {
                 let ns = params.namespace.as_deref();
-                for object in objects::all(c, params.res, ns) {
+                for (namespace, name) in objects::keys(c, params.res, ns) {
+                    let Some(object) = objects::one(c, params.res, &namespace, &name) else {
+                        continue;
+                    };
                     if params.selector.matches(&object) {
                         pending.push(params.encode("ADDED", &object, &shared));
                     }
@@ -176,7 +196,7 @@ async fn next(mut s: Stream) -> Option<(Result<Vec<u8>, std::io::Error>, Stream)
                     }
                     s.last_seen = change.rv;
                     if s.params.wants(&change) {
-                        let chunk = s.params.encode(change.kind.as_str(), &change.object, &s.shared);
+                        let chunk = s.params.encode_change(&change, &s.shared);
                         return Some((Ok(chunk), s));
                     }
                 }

@@ -307,9 +307,11 @@ impl World {
             t.get("percent").and_then(Value::as_i64) == Some(100)
                 && t.get("type").and_then(Value::as_str)
                     == Some("TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION")
-                && t.get("revision").and_then(Value::as_str).is_some_and(|rev| {
-                    latest.as_deref() != Some(rev.rsplit('/').next().unwrap_or(rev))
-                })
+                && t.get("revision")
+                    .and_then(Value::as_str)
+                    .is_some_and(|rev| {
+                        latest.as_deref() != Some(rev.rsplit('/').next().unwrap_or(rev))
+                    })
         });
         if r.knobs.fixed_by == FixedBy::Rollback && pinned_elsewhere {
             r.knobs.fixed_by = FixedBy::Restore;

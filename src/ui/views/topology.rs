@@ -21,8 +21,8 @@ use crate::ui::widgets::{centred, fit_line};
 const MIN_COLUMN: u16 = 24;
 /// The edges panel is drawn only when the view is at least this tall.
 const EDGES_MIN_HEIGHT: u16 = 12;
-/// The least room worth showing a service's name in, beside its id.
-const NAME_MIN: usize = 12;
+/// Columns at least this wide show each service's name beside its id.
+const NAMES_FROM: usize = 40;
 /// Most rows the edges panel takes.
 const EDGES_MAX_ROWS: u16 = 12;
 
@@ -260,7 +260,7 @@ impl TopologyView<'_> {
             w.saturating_sub(width(glyph) + 1 + width(&right) + usize::from(!right.is_empty()));
         let id = clean(&s.id, room);
         // Wide columns have room for the name too.
-        let name = if room >= width(&id) + 2 + NAME_MIN {
+        let name = if w >= NAMES_FROM {
             clean(&format!("  {}", sanitize(&s.name)), room - width(&id))
         } else {
             String::new()
