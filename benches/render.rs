@@ -1,7 +1,7 @@
 //! One frame of the console with 5000 services, on ratatui's TestBackend (criterion). The
-//! failure map at 80×24 and 200×60, the other views at 200×60, and the per-snapshot work
-//! that happens before a frame (building the snapshot, and the app taking it in). Run with
-//! `cargo bench --bench render`.
+//! failure map at 80×24 and 200×60 (and with 50 services, for comparison), the other views at
+//! 200×60, and the per-snapshot work that happens before a frame (building the snapshot, and
+//! the app taking it in). Run with `cargo bench --bench render`.
 
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -49,16 +49,16 @@ fn generated_estate(n: usize) -> String {
     s
 }
 
-/// The estate observed once, with one database in fifty down.
-fn model() -> Model {
-    let (estate, _) = estate::from_str_with_env(&generated_estate(SERVICES), "bench", &|_| None)
+/// The estate of `n` services observed once, with one database in fifty down.
+fn model(n: usize) -> Model {
+    let (estate, _) = estate::from_str_with_env(&generated_estate(n), "bench", &|_| None)
         .expect("a valid estate");
     let mut model = Model::new(Arc::new(estate));
     let at = Utc
         .with_ymd_and_hms(2025, 3, 14, 3, 12, 0)
         .single()
         .expect("a time");
-    for service in 0..SERVICES {
+    for service in 0..n {
         let obs = if service % 50 == 2 {
             Observation::down("instance is FAILED")
         } else {
@@ -77,7 +77,7 @@ fn model() -> Model {
 }
 
 fn frames(c: &mut Criterion) {
-    let model = model();
+    let model = model(SERVICES);
     let now = Utc
         .with_ymd_and_hms(2025, 3, 14, 3, 12, 30)
         .single()
@@ -96,6 +96,18 @@ fn frames(c: &mut Criterion) {
             });
         });
     }
+
+    // The same frame over a small estate: what the frame costs whatever the estate's size.
+    let small = model(50).snapshot(now);
+    let mut app = App::new(small);
+    let mut terminal = Terminal::new(TestBackend::new(200, 60)).expect("terminal");
+    c.bench_function("failure_map_50/200x60", |b| {
+        b.iter(|| {
+            terminal
+                .draw(|frame| ui::draw(frame, black_box(&mut app), &theme))
+                .expect("drawn");
+        });
+    });
 
     for (key, name) in [
         ('2', "topology"),

@@ -5,6 +5,7 @@
 //! in `ui` only read it. Texts that change with the clock are formatted in [`format`], so that
 //! deciding whether a new snapshot changes the screen and drawing it cannot disagree.
 
+mod act;
 mod filter;
 mod format;
 mod input;
@@ -379,54 +380,6 @@ impl App {
             Command::NextView => self.show(self.view.step(1)),
             Command::PrevView => self.show(self.view.step(-1)),
             Command::Show(view) => self.show(view),
-        }
-    }
-
-    fn refresh(&mut self) -> Effect {
-        if self.poller_stopped {
-            self.show_note("the poller has stopped: cannot refresh");
-            Effect::Redraw
-        } else if self.frozen_at.is_some() {
-            self.show_note("refreshing every service (frozen: f shows the result)");
-            Effect::Send(Control::RefreshNow)
-        } else {
-            self.show_note("refreshing every service…");
-            Effect::Send(Control::RefreshNow)
-        }
-    }
-
-    fn set_frozen(&mut self, on: bool) -> Effect {
-        if on == self.frozen_at.is_some() {
-            return Effect::None;
-        }
-        if on {
-            self.frozen_at = Some(self.snapshot.generated_at);
-            self.held_differs = false;
-            self.show_note("frozen: updates are held until you press f again");
-        } else {
-            self.frozen_at = None;
-            self.held_differs = false;
-            if let Some(newest) = self.held.take() {
-                self.snapshot = newest;
-                self.rebuild();
-            }
-            self.show_note("live again");
-        }
-        Effect::Redraw
-    }
-
-    fn copy(&mut self) -> Effect {
-        match self.selected_service() {
-            Some(s) => {
-                let text = copy_text(&self.snapshot, s);
-                let note = format!("copied {} to the clipboard (OSC 52)", s.id);
-                self.show_note(note);
-                Effect::Copy(text)
-            }
-            None => {
-                self.show_note("nothing selected to copy");
-                Effect::Redraw
-            }
         }
     }
 

@@ -456,7 +456,7 @@ pub async fn command(cli: &crate::cli::Cli, args: &crate::cli::DrillArgs) -> u8 
             Ok(report) => {
                 match report.write(&setup.out_dir, "report") {
                     Ok((json, md)) => {
-                        eprintln!("report written to {} and {}", md.display(), json.display())
+                        eprintln!("report written to {} and {}", md.display(), json.display());
                     }
                     Err(e) => eprintln!(
                         "opsdeck: cannot write the report to {}: {e}",

@@ -169,7 +169,7 @@ async fn prometheus_text_parses_and_agrees_with_the_json() {
 
     let gauge = |metric: &str, service: &str| -> Option<f64> {
         scrape.samples.iter().find_map(|s| {
-            (s.metric == metric && s.labels.get("service") == Some(service)).then(|| {
+            (s.metric == metric && s.labels.get("service") == Some(service)).then_some({
                 match s.value {
                     prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => v,
                     _ => f64::NAN,

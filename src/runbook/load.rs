@@ -488,16 +488,17 @@ fn read_action(
                 for (k, v) in t {
                     let key = k.get_ref();
                     let Some(spec) = entry.args.iter().find(|a| a.name == key) else {
-                        let hint = closest(key, entry.args.iter().map(|a| a.name))
-                            .map(|c| format!("; did you mean '{c}'?"))
-                            .unwrap_or_else(|| {
+                        let hint = closest(key, entry.args.iter().map(|a| a.name)).map_or_else(
+                            || {
                                 let names: Vec<&str> = entry.args.iter().map(|a| a.name).collect();
                                 if names.is_empty() {
                                     " (it takes no arguments)".to_string()
                                 } else {
                                     format!(" (it takes: {})", names.join(", "))
                                 }
-                            });
+                            },
+                            |c| format!("; did you mean '{c}'?"),
+                        );
                         ctx.error(
                             k.span(),
                             format!("{}: {} takes no argument '{key}'{hint}", f.what, entry.name),

@@ -181,10 +181,11 @@ fn fill(v: &Value, lookup: &dyn Fn(&str) -> Option<Value>) -> Value {
     match v {
         Value::String(s) => {
             let refs = references(s);
-            if refs.len() == 1 && s.trim() == format!("${{{}}}", refs[0]) {
-                if let Some(value) = lookup(&refs[0]) {
-                    return value;
-                }
+            if refs.len() == 1
+                && s.trim() == format!("${{{}}}", refs[0])
+                && let Some(value) = lookup(&refs[0])
+            {
+                return value;
             }
             let mut out = s.clone();
             for name in refs.iter().filter(|n| !n.starts_with("env:")) {

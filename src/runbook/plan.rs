@@ -237,10 +237,10 @@ impl RunPlan {
                 });
                 let _ = writeln!(s, "    only when {w}{now}");
             }
-            if step.kind == "check" || step.kind == "wait" {
-                if let Some(h) = step.holds_now.filter(|_| step.when.is_none()) {
-                    let _ = writeln!(s, "    holds now: {}", if h { "yes" } else { "no" });
-                }
+            if (step.kind == "check" || step.kind == "wait")
+                && let Some(h) = step.holds_now.filter(|_| step.when.is_none())
+            {
+                let _ = writeln!(s, "    holds now: {}", if h { "yes" } else { "no" });
             }
             if let Some(t) = &step.text {
                 for line in t.lines() {

@@ -163,7 +163,7 @@ impl<O: Observe, P: Operator> Run<'_, O, P> {
                         }),
                     }
                     if tokio::time::Instant::now() + every > deadline {
-                        let now = seen.map(|d| condition.explain(&d)).unwrap_or_else(|e| e);
+                        let now = seen.map_or_else(|e| e, |d| condition.explain(&d));
                         return (
                             StepResult::Failed,
                             format!(
