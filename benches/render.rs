@@ -50,7 +50,7 @@ fn generated_estate(n: usize) -> String {
 }
 
 /// The estate of `n` services observed once, with one database in fifty down.
-fn model(n: usize) -> Model {
+fn observed(n: usize) -> Model {
     let (estate, _) = estate::from_str_with_env(&generated_estate(n), "bench", &|_| None)
         .expect("a valid estate");
     let mut model = Model::new(Arc::new(estate));
@@ -77,7 +77,7 @@ fn model(n: usize) -> Model {
 }
 
 fn frames(c: &mut Criterion) {
-    let model = model(SERVICES);
+    let model = observed(SERVICES);
     let now = Utc
         .with_ymd_and_hms(2025, 3, 14, 3, 12, 30)
         .single()
@@ -98,7 +98,7 @@ fn frames(c: &mut Criterion) {
     }
 
     // The same frame over a small estate: what the frame costs whatever the estate's size.
-    let small = model(50).snapshot(now);
+    let small = observed(50).snapshot(now);
     let mut app = App::new(small);
     let mut terminal = Terminal::new(TestBackend::new(200, 60)).expect("terminal");
     c.bench_function("failure_map_50/200x60", |b| {

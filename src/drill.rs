@@ -494,11 +494,34 @@ fn prepare_command(
         .into_iter()
         .find(|r| r.id == args.id)
         .ok_or_else(|| format!("no runbook \"{}\"", args.id))?;
+    let root = crate::runbook::data_dir()
+        .ok_or("no data directory for the drill report (set OPSDECK_DATA_DIR)")?
+        .join("drills");
+    let mut setup = setup_for(runbook, cli.global.scenario.as_deref(), &root)?;
+    if cli.global.estate.is_some() {
+        setup.estate = crate::launch::load_estate(cli)?.0;
+    }
+    if args.target.is_some() {
+        setup.target.clone_from(&args.target);
+    }
+    if !args.params.is_empty() {
+        setup.params = params::parse_assignments(&args.params)?;
+    }
+    Ok((setup, args.json))
+}
+
+/// The drill of `runbook` against `scenario` (else the one its `[drill]` names): the scenario
+/// (a built-in name or a file), the estate it is for (the `[drill]` estate, else the
+/// scenario's, else the demo), and, when the scenario is the runbook's own, its `[drill]`
+/// target and parameters. Reports go to a new directory under `root`.
+pub fn setup_for(
+    runbook: Runbook,
+    scenario: Option<&str>,
+    root: &std::path::Path,
+) -> Result<Setup, String> {
     let spec = runbook.drill.clone();
-    let name = cli
-        .global
-        .scenario
-        .clone()
+    let name = scenario
+        .map(str::to_string)
         .or_else(|| spec.as_ref().map(|d| d.scenario.clone()))
         .ok_or_else(|| {
             format!(
@@ -508,39 +531,27 @@ fn prepare_command(
         })?;
     let scenario = crate::launch::load_scenario(&name)?;
     let own = spec.as_ref().filter(|d| d.scenario == name);
-    let estate = if cli.global.estate.is_some() {
-        crate::launch::load_estate(cli)?.0
-    } else {
-        let sample = own
-            .and_then(|d| d.estate.clone())
-            .or_else(|| scenario.estate.clone())
-            .unwrap_or_else(|| "demo".to_string());
-        let (_, text) = crate::estate::SAMPLE_ESTATES
-            .iter()
-            .find(|(n, _)| *n == sample)
-            .ok_or_else(|| format!("no sample estate \"{sample}\""))?;
-        crate::estate::from_str(text, &format!("<sample estate {sample}>"))
-            .map_err(|e| e.to_string())?
-            .0
-    };
-    let out_dir = crate::runbook::data_dir()
-        .ok_or("no data directory for the drill report (set OPSDECK_DATA_DIR)")?
-        .join("drills");
-    let mut setup = Setup::new(runbook, scenario, estate, out_dir.clone());
-    setup.out_dir = out_dir.join(format!(
+    let sample = own
+        .and_then(|d| d.estate.clone())
+        .or_else(|| scenario.estate.clone())
+        .unwrap_or_else(|| "demo".to_string());
+    let (_, text) = crate::estate::SAMPLE_ESTATES
+        .iter()
+        .find(|(n, _)| *n == sample)
+        .ok_or_else(|| format!("no sample estate \"{sample}\""))?;
+    let estate = crate::estate::from_str(text, &format!("<sample estate {sample}>"))
+        .map_err(|e| e.to_string())?
+        .0;
+    let dir = root.join(format!(
         "{}-{}-{}",
-        Utc::now().format("%Y%m%d-%H%M%S"),
-        setup.runbook.id,
-        setup.scenario.name
+        Utc::now().format("%Y%m%d-%H%M%S%.3f"),
+        runbook.id,
+        scenario.name
     ));
-    setup.target = args
-        .target
-        .clone()
-        .or_else(|| own.and_then(|d| d.target.clone()));
-    setup.params = if args.params.is_empty() {
-        own.map(|d| d.params.clone()).unwrap_or_default()
-    } else {
-        params::parse_assignments(&args.params)?
-    };
-    Ok((setup, args.json))
+    let target = own.and_then(|d| d.target.clone());
+    let given = own.map(|d| d.params.clone()).unwrap_or_default();
+    let mut setup = Setup::new(runbook, scenario, estate, dir);
+    setup.target = target;
+    setup.params = given;
+    Ok(setup)
 }

@@ -6,7 +6,9 @@
 
 pub(crate) mod control;
 mod discovery;
+mod hpa;
 mod kinds;
+mod lookup;
 pub(crate) mod objects;
 mod patch;
 mod select;
@@ -257,7 +259,7 @@ fn resource(
             let Some(c) = world.kube.get(server.cluster) else {
                 return no_route();
             };
-            match objects::one(c, t.kind.res, ns.as_deref().unwrap_or_default(), name) {
+            match lookup::one(c, t.kind.res, ns.as_deref().unwrap_or_default(), name) {
                 Some(o) if table => json_response(
                     200,
                     &table::table(
@@ -315,13 +317,13 @@ fn list(
     let mut items = Vec::new();
     let mut written = 0;
     let mut total = 0;
-    for (namespace, name) in objects::keys(c, res, ns) {
+    for (namespace, name) in lookup::keys(c, res, ns) {
         let in_page = total >= offset && total < offset + limit;
         if selector.is_empty() && !in_page {
             total += 1;
             continue;
         }
-        let Some(object) = objects::one(c, res, &namespace, &name) else {
+        let Some(object) = lookup::one(c, res, &namespace, &name) else {
             continue;
         };
         if !selector.matches(&object) {

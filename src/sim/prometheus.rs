@@ -5,6 +5,7 @@
 //! scenario may set on `prometheus` and `promql` services.
 
 pub(crate) mod families;
+mod kube_state;
 mod promql;
 
 use std::fmt::Write as _;

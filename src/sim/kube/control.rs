@@ -15,10 +15,6 @@ use crate::sim::cluster::clock::seconds;
 pub(crate) const POD_START: Duration = Duration::from_secs(5);
 /// How often a rolling update takes its next step.
 pub(crate) const ROLLOUT_STEP: Duration = Duration::from_secs(5);
-/// How often the HPA controller looks at its metrics.
-const HPA_SYNC: Duration = Duration::from_secs(15);
-/// How long metrics must stay below target before the HPA scales down.
-const HPA_DOWNSCALE_WINDOW: Duration = Duration::from_secs(300);
 /// The longest stretch the controllers cover in one go: beyond it they catch up in chunks.
 const MAX_TICK: Duration = Duration::from_secs(5);
 /// The most strides the controllers take to catch up in one go.
@@ -453,68 +449,6 @@ impl KubeCluster {
         let a = update(&mut w.available, available, at);
         let p = update(&mut w.progressing, progressing, at);
         a || p
-    }
-
-    /// The HPA controller: scale towards the CPU target within min and max.
-    fn hpa_sync(&mut self, index: usize, at: Duration) {
-        let Some(w) = self.workloads.get_mut(index) else {
-            return;
-        };
-        let replicas = w.replicas;
-        let Some(hpa) = w.hpa.as_mut() else {
-            return;
-        };
-        if hpa.next_sync > at {
-            return;
-        }
-        hpa.next_sync = at + HPA_SYNC;
-        let ratio = f64::from(hpa.cpu) / f64::from(hpa.target.max(1));
-        let raw = if (ratio - 1.0).abs() <= 0.1 {
-            replicas
-        } else {
-            (f64::from(replicas.max(1)) * ratio).ceil() as u32
-        };
-        let desired = raw.clamp(hpa.min, hpa.max.max(hpa.min));
-        let before = hpa.desired;
-        hpa.desired = desired;
-        let scale_to = match desired.cmp(&replicas) {
-            std::cmp::Ordering::Greater => {
-                hpa.below_since = None;
-                Some(desired)
-            }
-            std::cmp::Ordering::Less => {
-                let since = *hpa.below_since.get_or_insert(at);
-                (at.saturating_sub(since) >= HPA_DOWNSCALE_WINDOW).then_some(desired)
-            }
-            std::cmp::Ordering::Equal => {
-                hpa.below_since = None;
-                None
-            }
-        };
-        let (ns, name, uid) = (w.namespace.clone(), w.name.clone(), hpa.uid.clone());
-        if let Some(to) = scale_to {
-            hpa.last_scale = Some(at);
-            hpa.below_since = None;
-            let why = if to > replicas {
-                "cpu resource utilization (percentage of request) above target"
-            } else {
-                "All metrics below target"
-            };
-            self.record(
-                at,
-                &ns,
-                ("HorizontalPodAutoscaler", &name, &uid),
-                "SuccessfulRescale",
-                format!("New size: {to}; reason: {why}"),
-                false,
-                "horizontal-pod-autoscaler",
-                None,
-            );
-            self.scale(index, to, at);
-        }
-        if before != desired || scale_to.is_some() {
-            self.touch(Res::Hpa, &ns, &name);
-        }
     }
 }
 

@@ -13,7 +13,6 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 use super::discovery::{api_version, kind_of};
-use super::objects;
 use super::select::Selector;
 use super::store::{Change, Res};
 use super::table::table;
@@ -143,8 +142,8 @@ pub(crate) fn open(shared: Arc<ClusterShared>, cluster: usize, params: Params) -
             }
             _ => {
                 let ns = params.namespace.as_deref();
-                for (namespace, name) in objects::keys(c, params.res, ns) {
-                    let Some(object) = objects::one(c, params.res, &namespace, &name) else {
+                for (namespace, name) in super::lookup::keys(c, params.res, ns) {
+                    let Some(object) = super::lookup::one(c, params.res, &namespace, &name) else {
                         continue;
                     };
                     if params.selector.matches(&object) {
