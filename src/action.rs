@@ -155,11 +155,14 @@ pub struct Entry {
     pub args: &'static [ArgSpec],
     prepare: for<'a> fn(&'a Cx<'a>) -> BoxFuture<'a, Result<Plan, ActionError>>,
     submit: for<'a> fn(&'a Cx<'a>, &'a Plan) -> BoxFuture<'a, Result<Submitted, ActionError>>,
-    find_started: for<'a> fn(
-        &'a Cx<'a>,
-        chrono::DateTime<chrono::Utc>,
-    ) -> BoxFuture<'a, Result<Option<Submitted>, ActionError>>,
+    find_started: FindStarted,
 }
+
+/// Looks for an operation this action started since a time (a run resumed after a cut).
+type FindStarted = for<'a> fn(
+    &'a Cx<'a>,
+    chrono::DateTime<chrono::Utc>,
+) -> BoxFuture<'a, Result<Option<Submitted>, ActionError>>;
 
 impl std::fmt::Debug for Entry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

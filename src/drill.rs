@@ -124,13 +124,23 @@ fn pointed_at(estate: &Estate, sim: &SimHandle) -> Estate {
     use crate::estate::Target;
     let mut live = sim::redirect(estate, sim);
     for s in &mut live.services {
-        let env = match &mut s.target {
-            Target::Redis { password_env, .. }
-            | Target::RedisQueue { password_env, .. }
-            | Target::RabbitmqQueue { password_env, .. }
-            | Target::Postgres { password_env, .. }
-            | Target::Mysql { password_env, .. } => password_env,
-            _ => continue,
+        let (Target::Redis {
+            password_env: env, ..
+        }
+        | Target::RedisQueue {
+            password_env: env, ..
+        }
+        | Target::RabbitmqQueue {
+            password_env: env, ..
+        }
+        | Target::Postgres {
+            password_env: env, ..
+        }
+        | Target::Mysql {
+            password_env: env, ..
+        }) = &mut s.target
+        else {
+            continue;
         };
         if env.as_ref().is_some_and(|v| std::env::var_os(v).is_none()) {
             *env = None;
@@ -141,7 +151,7 @@ fn pointed_at(estate: &Estate, sim: &SimHandle) -> Estate {
 
 /// The runs of the drill, and what they recorded.
 struct Runs {
-    runs: Vec<TargetRun>,
+    each: Vec<TargetRun>,
     /// Scenario time the first run started.
     first_start: Duration,
     last_finish: Duration,
@@ -231,7 +241,7 @@ async fn drive(
         }
     }
     Ok(Runs {
-        runs,
+        each: runs,
         first_start,
         last_finish,
     })
@@ -326,7 +336,7 @@ fn assess(
         _ => None,
     };
     let mut reasons = Vec::new();
-    for r in runs.runs.iter().filter(|r| r.exit_code != 0) {
+    for r in runs.each.iter().filter(|r| r.exit_code != 0) {
         reasons.push(format!(
             "the runbook on '{}' ended {}: {}",
             r.target, r.outcome, r.detail
@@ -376,7 +386,7 @@ fn assess(
         rpo_s: rpo,
         rto_met,
         rpo_met,
-        runs: runs.runs,
+        runs: runs.each,
         verdict: if reasons.is_empty() { "pass" } else { "fail" },
         reasons,
         audit_log: audit.path().display().to_string(),

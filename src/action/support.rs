@@ -106,9 +106,9 @@ pub(crate) async fn google_send(
                 crate::probe::gcp::GoogleError::Transport(_) => {
                     ActionError::Unknown(format!("{sentence}; the request may have been applied"))
                 }
-                crate::probe::gcp::GoogleError::Api { code, .. } if matches!(code, 502..=504) => {
-                    ActionError::Unknown(format!("{sentence}; the request may have been applied"))
-                }
+                crate::probe::gcp::GoogleError::Api {
+                    code: 502..=504, ..
+                } => ActionError::Unknown(format!("{sentence}; the request may have been applied")),
                 _ => ActionError::Failed(sentence),
             }
         })

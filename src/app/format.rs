@@ -77,9 +77,7 @@ pub fn eta_text(queue: &QueueView) -> String {
 /// A rate in messages per second: `12/s`, `0.4/s`.
 pub fn rate_text(rate: f64) -> String {
     let r = rate.abs();
-    if r >= 100.0 {
-        format!("{r:.0}/s")
-    } else if r >= 10.0 {
+    if r >= 10.0 {
         format!("{r:.0}/s")
     } else {
         format!("{r:.1}/s")

@@ -210,7 +210,7 @@ impl AuditLog {
         entry.prev = head.hash;
         entry.hash = String::new();
         let (line, hash) = seal(&entry).map_err(|e| self.io(std::io::Error::other(e)))?;
-        entry.hash = hash.clone();
+        entry.hash.clone_from(&hash);
         let mut file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -375,7 +375,11 @@ fn prev_and(prev: &str, content: &str) -> String {
 
 fn digest(text: &str) -> String {
     let out = Sha256::digest(text.as_bytes());
-    out.iter().map(|b| format!("{b:02x}")).collect()
+    out.iter().fold(String::with_capacity(64), |mut s, b| {
+        use std::fmt::Write as _;
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 /// The line to write and its hash: the hash covers the previous hash and every field but

@@ -195,7 +195,7 @@ pub(crate) struct Run<'a, O: Observe, P: Operator> {
     pub clients: Clients,
     pub dispatcher: Dispatcher,
     pub grant: Grant,
-    pub run_id: String,
+    pub id: String,
     pub who: Who,
     pub resumed: Option<Unfinished>,
 }
@@ -301,7 +301,7 @@ pub async fn run<O: Observe, P: Operator>(
         clients,
         dispatcher,
         grant,
-        run_id,
+        id: run_id,
         who,
         resumed: unfinished,
     };
@@ -342,7 +342,7 @@ impl<O: Observe, P: Operator> Run<'_, O, P> {
         event: AuditEvent,
         fill: impl FnOnce(&mut Entry),
     ) -> Result<(), String> {
-        let mut e = base_entry(self.spec, &self.run_id, event, &self.who);
+        let mut e = base_entry(self.spec, &self.id, event, &self.who);
         fill(&mut e);
         self.audit
             .append(e)

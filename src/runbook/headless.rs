@@ -312,6 +312,9 @@ fn report(spec: &RunSpec, outcome: &Outcome, operator: &Terminal, json_out: bool
     } else {
         println!("{}: {}", spec.runbook.id, outcome.describe());
     }
+    if let Outcome::Refused(_) = outcome {
+        eprintln!("opsdeck: {}", outcome.describe());
+    }
 }
 
 /// SIGHUP (the SSH session dropped), SIGTERM and Ctrl-C ask the run to stop.

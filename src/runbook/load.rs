@@ -738,7 +738,7 @@ with = { url = "https://x/${nope}" }
 "#,
         );
         let want = [
-            "r.toml:3:24: error: applies_to: key 'kind' is \"cloudsql\", which is not a kind of service; did you mean \"cloud_sql\"?",
+            "r.toml:3:23: error: applies_to: key 'kind' is \"cloudsql\", which is not a kind of service; did you mean \"cloud_sql\"?",
             "r.toml:7:8: error: param \"replicas\": key 'type' is \"integr\"; use integer, text, bool, duration or time; did you mean \"integer\"?",
             "r.toml:9:10: error: step at line 8: key 'action' is \"cloud_sql.failovr\", which is not an action; did you mean \"cloud_sql.failover\"?",
             "r.toml:11:9: error: step at line 10: key 'check' is \"target.status ==\", which is not a condition",
@@ -746,7 +746,7 @@ with = { url = "https://x/${nope}" }
             "r.toml:14:1: error: step at line 14: a step is exactly one of 'check', 'action', 'wait' or 'manual'; found 'check' and 'manual'",
             "r.toml:19:10: error: step at line 17: k8s.scale takes no argument 'replica'; did you mean 'replicas'?",
             "r.toml:17:1: error: step at line 17 is missing key 'with.replicas'",
-            "r.toml:22:8: error: step at line 20: \"${nope}\" names no parameter of the runbook",
+            "r.toml:22:16: error: step at line 20: \"${nope}\" names no parameter of the runbook",
         ];
         for w in want {
             assert!(

@@ -503,3 +503,108 @@ fn lists(
         _ => arity(cmd),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::redis_model::Role;
+
+    fn world(password: Option<&str>) -> RedisWorld {
+        let mut w = RedisWorld::default();
+        let g = w.add_group(None, password.map(str::to_string));
+        let m = w.add_node(g, Role::Master, None);
+        w.add_node(g, Role::Replica, None);
+        w.groups[g].master = m;
+        w.set_queue(g, 0, "celery", "sim.backlog", 7.0, Duration::ZERO);
+        w
+    }
+
+    fn run(w: &mut RedisWorld, conn: &mut Conn, line: &str) -> Frame {
+        let args: Vec<Vec<u8>> = line.split(' ').map(|a| a.as_bytes().to_vec()).collect();
+        let now = Now {
+            at: Duration::from_secs(1),
+            wall: chrono::Utc::now(),
+            uptime: 100,
+        };
+        execute(w, conn, &args, &now).0
+    }
+
+    fn conn(node: usize, authed: bool) -> Conn {
+        Conn {
+            node,
+            id: 7,
+            authed,
+            resp3: false,
+            db: 0,
+            name: None,
+        }
+    }
+
+    #[test]
+    fn auth_hello_and_client_answer_as_a_server_does() {
+        let mut w = world(Some("s3cret"));
+        let mut c = conn(0, false);
+        assert_eq!(
+            run(&mut w, &mut c, "LLEN celery"),
+            Frame::error("NOAUTH Authentication required.")
+        );
+        assert!(
+            matches!(run(&mut w, &mut c, "HELLO 3"), Frame::Error(e) if e.starts_with("NOAUTH HELLO"))
+        );
+        assert!(
+            matches!(run(&mut w, &mut c, "AUTH wrong"), Frame::Error(e) if e.starts_with("WRONGPASS"))
+        );
+        assert_eq!(run(&mut w, &mut c, "AUTH s3cret"), Frame::ok());
+        assert_eq!(run(&mut w, &mut c, "LLEN celery"), Frame::Integer(7));
+        let Frame::Map(hello) = run(&mut w, &mut c, "HELLO 3 SETNAME probe") else {
+            panic!("HELLO answers a map");
+        };
+        assert!(hello.contains(&(Frame::bulk("proto"), Frame::Integer(3))));
+        assert!(c.resp3);
+        assert_eq!(run(&mut w, &mut c, "CLIENT GETNAME"), Frame::bulk("probe"));
+        assert_eq!(
+            run(&mut w, &mut c, "CLIENT SETINFO LIB-NAME redis-rs"),
+            Frame::ok()
+        );
+        assert_eq!(
+            run(&mut w, &mut c, "SELECT 16"),
+            Frame::error("ERR DB index is out of range")
+        );
+        assert!(
+            matches!(run(&mut w, &mut c, "HELLO 4"), Frame::Error(e) if e.starts_with("NOPROTO"))
+        );
+
+        let mut open = world(None);
+        let mut c = conn(0, true);
+        assert!(
+            matches!(run(&mut open, &mut c, "AUTH x"), Frame::Error(e) if e.contains("without any password configured"))
+        );
+        assert_eq!(run(&mut open, &mut c, "PING"), Frame::Simple("PONG".into()));
+    }
+
+    #[test]
+    fn replicas_refuse_writes_and_report_their_master() {
+        let mut w = world(None);
+        let mut replica = conn(1, true);
+        assert!(
+            matches!(run(&mut w, &mut replica, "RPUSH celery x"), Frame::Error(e) if e.starts_with("READONLY"))
+        );
+        let Frame::Array(role) = run(&mut w, &mut replica, "ROLE") else {
+            panic!("ROLE answers an array");
+        };
+        assert_eq!(role[0], Frame::bulk("slave"));
+        assert_eq!(role[3], Frame::bulk("connected"));
+        let mut master = conn(0, true);
+        assert_eq!(
+            run(&mut w, &mut master, "RPUSH celery a b"),
+            Frame::Integer(9)
+        );
+        assert_eq!(run(&mut w, &mut master, "LLEN celery"), Frame::Integer(9));
+        assert!(matches!(
+            run(&mut w, &mut master, "LINDEX celery -1"),
+            Frame::Bulk(_)
+        ));
+        assert_eq!(run(&mut w, &mut master, "DEL celery"), Frame::Integer(1));
+        assert_eq!(run(&mut w, &mut master, "LLEN celery"), Frame::Integer(0));
+    }
+}

@@ -209,6 +209,7 @@ impl Theme {
     }
 
     /// The same theme with every colour removed (modifiers and glyphs kept).
+    #[must_use]
     pub fn without_colors(mut self) -> Theme {
         for look in &mut self.looks {
             look.style.fg = None;

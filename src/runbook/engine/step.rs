@@ -211,7 +211,7 @@ impl<O: Observe, P: Operator> Run<'_, O, P> {
         let Some(target) = target else {
             return (StepResult::Failed, "the target left the estate".to_string());
         };
-        let args = params::substitute(with, &self.spec.params, target, &self.run_id);
+        let args = params::substitute(with, &self.spec.params, target, &self.id);
         let say = |p: Progress| self.operator.event(Event::Progress { n, text: p.text });
         let cx = Cx {
             estate: &self.spec.estate,

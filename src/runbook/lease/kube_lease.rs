@@ -102,8 +102,7 @@ fn to_jiff(t: chrono::DateTime<Utc>) -> k8s_openapi::jiff::Timestamp {
 }
 
 fn from_jiff(t: k8s_openapi::jiff::Timestamp) -> chrono::DateTime<Utc> {
-    chrono::DateTime::from_timestamp_micros(i64::try_from(t.as_microsecond()).unwrap_or(0))
-        .unwrap_or_default()
+    chrono::DateTime::from_timestamp_micros(t.as_microsecond()).unwrap_or_default()
 }
 
 fn api_error(spot: &LeaseSpot, e: &kube::Error) -> LeaseError {
