@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use opsdeck::estate;
+use opsdeck::once;
 use opsdeck::sim::{self, scenario};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -130,6 +131,7 @@ async fn drain(response: &mut reqwest::Response, lines: usize, kind: &str) -> us
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let (rss0, _) = memory();
     println!(
         "sim_pods: a {PODS}-pod namespace on the simulated Kubernetes API (process rss before: {rss0:.1} MiB)"
@@ -248,6 +250,28 @@ async fn main() {
         "",
     );
     drop(watch);
+
+    // opsdeck's own Kubernetes probe: its watchers list and watch the namespace through
+    // kube-rs, then judge the workload from the cached pods.
+    let (before, _) = memory();
+    let live = std::sync::Arc::new(sim::redirect(&estate, &sim));
+    let t = Instant::now();
+    let result = once::poll(live, Duration::from_secs(120)).await;
+    let took = t.elapsed();
+    let snap = result.model.snapshot(chrono::Utc::now());
+    let (after, _) = memory();
+    report(
+        "opsdeck's probe: watch-load 9 000 pods, judge the workload",
+        took,
+        &format!(
+            "{} up, +{:.1} MiB",
+            snap.counts.up,
+            (after - before).max(0.0)
+        ),
+    );
+    if let Some(s) = snap.services.first() {
+        println!("    the workload reads: {}", s.summary);
+    }
 
     sim.shutdown().await;
     let (_, peak) = memory();

@@ -6,6 +6,7 @@
 //! deciding whether a new snapshot changes the screen and drawing it cannot disagree.
 
 mod act;
+mod attention;
 mod filter;
 mod format;
 mod input;
@@ -14,12 +15,14 @@ mod navigate;
 pub mod palette;
 mod prompt;
 mod rows;
+mod silenced;
 #[cfg(test)]
 mod tests;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
+pub use attention::{Attention, alerting};
 pub use filter::Filter;
 pub use format::{
     age_s, age_text, copy_text, count_text, eta_text, fallback_text, rate_text, short_duration,
@@ -28,6 +31,7 @@ pub use format::{
 pub use input::{Input, Prompt};
 pub use keymap::Command;
 pub use rows::{Cursor, MapWidths, ROLES, Rows, STATE_WORDS, StateCounts, region_columns};
+pub use silenced::{silence_mark, silence_sentence};
 
 use crate::model::{EventView, ServiceView, Snapshot};
 use crate::poller::Control;
@@ -105,6 +109,15 @@ pub enum Effect {
     Copy(String),
     /// Load the theme of this name, then draw again.
     SetTheme(String),
+    /// Silence a service for a while, with a reason (written to the silences file and the
+    /// audit log), then draw again.
+    Silence {
+        service: String,
+        duration: std::time::Duration,
+        reason: String,
+    },
+    /// Lift the silence of a service, then draw again.
+    Unsilence(String),
 }
 
 /// How much fits on screen, measured by the renderer for the current terminal size.
@@ -161,6 +174,8 @@ pub struct App {
     geometry: Geometry,
     poller_stopped: bool,
     note: Option<Note>,
+    /// The attention bell: new SEV 1–2 problems.
+    bell: attention::Bell,
 }
 
 impl App {
@@ -186,7 +201,9 @@ impl App {
             geometry: Geometry::default(),
             poller_stopped: false,
             note: None,
+            bell: attention::Bell::default(),
         };
+        app.bell.update(&app.snapshot);
         app.rebuild();
         app
     }
@@ -262,9 +279,11 @@ impl App {
     /// service. Returns whether the screen would change (ages and time left compared as
     /// displayed, not to the second).
     pub fn set_snapshot(&mut self, snapshot: Snapshot) -> bool {
+        let attention_changed = self.bell.update(&snapshot);
         let note_before = self.note().map(|(t, _)| t.to_string());
         self.clock = snapshot.generated_at;
-        let note_changed = note_before.as_deref() != self.note().map(|(t, _)| t);
+        let note_changed =
+            note_before.as_deref() != self.note().map(|(t, _)| t) || attention_changed;
         if self.frozen_at.is_some() {
             let was = self.held_differs;
             self.held_differs |= !format::same_on_screen(&self.snapshot, &snapshot);
@@ -277,6 +296,27 @@ impl App {
             self.rebuild();
         }
         changed || note_changed
+    }
+
+    /// The latest new SEV 1–2 problems, while any of them lasts (top of the events view).
+    pub fn attention(&self) -> Option<&Attention> {
+        self.bell.attention.as_ref()
+    }
+
+    /// Whether the bell rings for new SEV 1–2 problems.
+    pub fn bell_on(&self) -> bool {
+        self.bell.on
+    }
+
+    /// Turns the bell on or off (`--quiet`, `:bell`).
+    pub fn set_bell(&mut self, on: bool) {
+        self.bell.on = on;
+    }
+
+    /// Whether the terminal bell is due: once for each snapshot that brought a new SEV 1–2
+    /// problem, while the bell is on.
+    pub fn take_bell(&mut self) -> bool {
+        self.bell.take()
     }
 
     /// Tells the console how much fits on screen.
@@ -367,6 +407,9 @@ impl App {
             Command::Filter => self.open_input(Prompt::Filter),
             Command::Palette => self.open_input(Prompt::Command),
             Command::Copy => self.copy(),
+            Command::CopyCommand => self.copy_handoff(false),
+            Command::CopyUrl => self.copy_handoff(true),
+            Command::Silence => self.open_silence(),
             Command::Up => self.move_by(-1),
             Command::Down => self.move_by(1),
             Command::PageUp => self.move_by(-self.page_step()),

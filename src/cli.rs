@@ -61,6 +61,10 @@ pub struct Global {
     /// Change nothing: every runbook action is refused where it would be sent.
     #[arg(long, global = true)]
     pub read_only: bool,
+
+    /// Never ring the terminal bell (the console rings it once when a new SEV 1–2 appears).
+    #[arg(long, global = true)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -120,6 +124,74 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Silences: acknowledge services for a while, with a reason. A silenced service stays on
+    /// the map, marked, but no longer raises the exit code of --once or rings the bell.
+    Silence {
+        #[command(subcommand)]
+        command: SilenceCommand,
+    },
+    /// The incident timeline for a postmortem: status changes, silences, maintenance windows
+    /// and runbook runs, oldest first.
+    Timeline(TimelineArgs),
+}
+
+/// `opsdeck silence …`.
+#[derive(Debug, Subcommand)]
+pub enum SilenceCommand {
+    /// Silence services for a while (--for) or until a time (--until), with a reason.
+    Add(SilenceAddArgs),
+    /// The silences in force or planned, and the estate's maintenance windows.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lift the silence of services before it runs out.
+    Remove {
+        /// Service ids.
+        #[arg(required = true, value_name = "SERVICE")]
+        services: Vec<String>,
+    },
+}
+
+/// `opsdeck silence add …`.
+#[derive(Debug, Args)]
+pub struct SilenceAddArgs {
+    /// Service ids.
+    #[arg(required = true, value_name = "SERVICE")]
+    pub services: Vec<String>,
+    /// How long, like 30m or 2h.
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration,
+          required_unless_present = "until", conflicts_with = "until")]
+    pub duration: Option<Duration>,
+    /// Until this time (RFC 3339, like 2025-06-01T14:00:00Z or 2025-06-01T16:00:00+02:00).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Begin at this time instead of now (RFC 3339): planned work announced ahead.
+    #[arg(long, value_name = "TIME")]
+    pub start: Option<String>,
+    /// Why: shown beside the service, in the JSON and in the audit log.
+    #[arg(long)]
+    pub reason: String,
+}
+
+/// `opsdeck timeline …`.
+#[derive(Debug, Args)]
+pub struct TimelineArgs {
+    /// How far back: a duration (2h, 1d) or a time (RFC 3339).
+    #[arg(long, default_value = "24h", value_name = "DURATION|TIME")]
+    pub since: String,
+    /// Markdown for a postmortem document, or JSON.
+    #[arg(long, value_enum, default_value = "markdown")]
+    pub format: TimelineFormat,
+}
+
+/// Output of `opsdeck timeline`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TimelineFormat {
+    /// A table a postmortem can take as it is.
+    Markdown,
+    /// `opsdeck.timeline/v1`.
+    Json,
 }
 
 /// `opsdeck runbook …`.
@@ -247,7 +319,7 @@ pub struct InitArgs {
     pub force: bool,
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s)
         .map_err(|_| format!("\"{s}\" is not a duration; write it with a unit, like \"10s\""))
 }

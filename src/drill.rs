@@ -117,23 +117,14 @@ async fn baseline(estate: &Estate) -> Result<monitor::Baseline, String> {
     Ok(monitor::baseline(&snapshot))
 }
 
-/// The estate pointed at the simulator. A `password_env` whose variable is not set is
-/// dropped: the simulator then asks for no password, and the drill needs none of the real
-/// ones.
+/// The estate pointed at the simulator. On top of what `sim::redirect` drops for the servers
+/// it simulates, an unset database `password_env` is dropped too: the drill needs none of the
+/// real secrets.
 fn pointed_at(estate: &Estate, sim: &SimHandle) -> Estate {
     use crate::estate::Target;
     let mut live = sim::redirect(estate, sim);
     for s in &mut live.services {
-        let (Target::Redis {
-            password_env: env, ..
-        }
-        | Target::RedisQueue {
-            password_env: env, ..
-        }
-        | Target::RabbitmqQueue {
-            password_env: env, ..
-        }
-        | Target::Postgres {
+        let (Target::Postgres {
             password_env: env, ..
         }
         | Target::Mysql {

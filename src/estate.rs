@@ -6,6 +6,7 @@ mod graph;
 pub mod kind;
 mod lease;
 mod load;
+pub mod maintenance;
 pub mod node;
 pub(crate) mod reader;
 mod resolve;
@@ -18,6 +19,7 @@ use std::time::Duration;
 pub use kind::Kind;
 pub use lease::{LeaseBackend, LeaseConfig};
 pub use load::{Diagnostic, Level, LoadError, from_str, from_str_with_env, load_file};
+pub use maintenance::{Maintenance, Opening, Zone};
 pub use sev::Sev;
 
 /// The built-in demo estate (modelled on seed 002's failure map, across two regions).
@@ -57,6 +59,8 @@ pub struct Estate {
     pub kubeconfig: Option<PathBuf>,
     pub regions: Vec<Region>,
     pub services: Vec<Service>,
+    /// Recurring `[[maintenance]]` windows: their services are shown silenced while open.
+    pub maintenance: Vec<Maintenance>,
 }
 
 /// How opsdeck reaches Google Cloud.
@@ -261,6 +265,20 @@ impl Estate {
     /// The display name of a SEV level.
     pub fn sev_name(&self, sev: Sev) -> &str {
         &self.sev_names[usize::from(sev.level() - 1)]
+    }
+}
+
+impl Target {
+    /// The environment variable that holds this target's password, for kinds that take one.
+    pub fn password_env(&self) -> Option<&str> {
+        match self {
+            Target::Redis { password_env, .. }
+            | Target::RedisQueue { password_env, .. }
+            | Target::RabbitmqQueue { password_env, .. }
+            | Target::Postgres { password_env, .. }
+            | Target::Mysql { password_env, .. } => password_env.as_deref(),
+            _ => None,
+        }
     }
 }
 

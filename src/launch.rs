@@ -3,7 +3,7 @@
 //! process exit code; every error reaching the user is one sentence on stderr.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
@@ -69,6 +69,8 @@ pub async fn run(cli: Cli) -> u8 {
         Some(Command::Runbook { command }) => runbook_command(&cli, command).await,
         Some(Command::Drill(args)) => crate::drill::command(&cli, args).await,
         Some(Command::Audit { command }) => audit_command(command),
+        Some(Command::Silence { command }) => crate::silence::cli::command(&cli, command),
+        Some(Command::Timeline(args)) => crate::timeline::command(&cli, args),
         None if cli.once => run_once(&cli).await,
         None => run_console(&cli).await,
     }
@@ -188,7 +190,30 @@ async fn prepare(cli: &Cli) -> Result<(Arc<Estate>, Vec<Diagnostic>, Option<SimH
         .await
         .map_err(|e| format!("cannot start the simulator: {e}"))?;
     let redirected = sim::redirect(&estate, &sim);
+    let warnings = without_dropped_passwords(warnings, &estate, &redirected);
     Ok((Arc::new(redirected), warnings, Some(sim)))
+}
+
+/// The warnings less those about a `password_env` the simulator does not need: the demo
+/// serves those backends itself, without a password.
+fn without_dropped_passwords(
+    warnings: Vec<Diagnostic>,
+    estate: &Estate,
+    redirected: &Estate,
+) -> Vec<Diagnostic> {
+    let dropped: Vec<String> = estate
+        .services
+        .iter()
+        .zip(&redirected.services)
+        .filter(|(before, after)| {
+            before.target.password_env().is_some() && after.target.password_env().is_none()
+        })
+        .map(|(s, _)| format!("service \"{}\": environment variable", s.id))
+        .collect();
+    warnings
+        .into_iter()
+        .filter(|w| !dropped.iter().any(|d| w.message.starts_with(d.as_str())))
+        .collect()
 }
 
 async fn doctor(cli: &Cli) -> u8 {
@@ -269,8 +294,11 @@ async fn run_once(cli: &Cli) -> u8 {
     for w in &warnings {
         eprintln!("{w}");
     }
-    let result = once::poll(estate, cli.timeout).await;
+    let mut result = once::poll(estate, cli.timeout).await;
+    crate::silence::apply_stored(&mut result.model, chrono::Utc::now());
+    crate::runbook::recent::note_runbook_runs(&mut result.model);
     let snapshot = result.model.snapshot(chrono::Utc::now());
+    crate::timeline::record_snapshot(&snapshot);
     let warning_lines: Vec<String> = warnings.iter().map(ToString::to_string).collect();
     match cli.once_format() {
         Format::Json => emit(&format!(
@@ -297,6 +325,26 @@ async fn run_once(cli: &Cli) -> u8 {
     }
 }
 
+/// Starts the poller of an estate: its reports, and the channel that steers it.
+fn start_poller(
+    estate: Arc<Estate>,
+) -> (
+    mpsc::Receiver<crate::model::ProbeReport>,
+    mpsc::Sender<poller::Control>,
+) {
+    let (report_tx, report_rx) = mpsc::channel(1024);
+    let (control_tx, control_rx) = mpsc::channel(16);
+    let prober = Arc::new(poller::EstateProber::new(Arc::clone(&estate)));
+    tokio::spawn(poller::run(
+        estate,
+        prober,
+        report_tx,
+        control_rx,
+        poller::DEFAULT_CONCURRENCY,
+    ));
+    (report_rx, control_tx)
+}
+
 async fn run_console(cli: &Cli) -> u8 {
     let (estate, _warnings, sim) = match prepare(cli).await {
         Ok(x) => x,
@@ -305,19 +353,27 @@ async fn run_console(cli: &Cli) -> u8 {
             return 1;
         }
     };
-    let model = crate::model::Model::new(Arc::clone(&estate));
-    let (report_tx, report_rx) = mpsc::channel(1024);
-    let (control_tx, control_rx) = mpsc::channel(16);
-    let prober = Arc::new(poller::EstateProber::new(Arc::clone(&estate)));
-    let poll = tokio::spawn(poller::run(
-        estate,
-        prober,
-        report_tx,
-        control_rx,
-        poller::DEFAULT_CONCURRENCY,
-    ));
-    let result = runtime::run(model, report_rx, control_tx, cli.global.theme.as_deref()).await;
-    poll.abort();
+    let mut model = crate::model::Model::new(Arc::clone(&estate));
+    crate::runbook::recent::note_runbook_runs(&mut model);
+    // Under --demo the simulator's world was built from the estate at start: no reload.
+    let watched = (sim.is_none() && Path::new(&estate.source).is_file())
+        .then(|| PathBuf::from(&estate.source));
+    let (report_rx, control_tx) = start_poller(estate);
+    let reload = watched.map(|path| {
+        let (tx, updates) = mpsc::channel(4);
+        crate::reload::watch(path, tx);
+        runtime::Reloading {
+            updates,
+            start: Box::new(start_poller),
+        }
+    });
+    let options = runtime::Options {
+        theme: cli.global.theme.clone(),
+        bell: !cli.global.quiet,
+        reload,
+    };
+    // Each poller stops by itself once the console no longer reads its reports.
+    let result = runtime::run(model, report_rx, control_tx, options).await;
     if let Some(sim) = sim {
         sim.shutdown().await;
     }

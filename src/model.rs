@@ -2,8 +2,12 @@
 //! every renderer uses (console, `--once` JSON and table, runbook conditions). Pure: no
 //! tokio, no HTTP, no terminal. All status, staleness, SEV and blast-radius rules live here.
 
+mod blind;
+mod evidence;
 mod impact;
 mod observation;
+mod reload;
+mod silence;
 mod snapshot;
 
 use std::collections::VecDeque;
@@ -11,8 +15,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+pub use blind::{Blindness, Cause as BlindCause};
+pub use evidence::{Change, ChangeKind, ChangeView, Evidence, parse_time as evidence_time};
 pub use impact::{ActiveFallback, Impact, Own};
 pub use observation::{Observation, Outcome, ProbeReport, QueueFigures, Status};
+pub use silence::{Silence, SilenceView, covering};
 pub use snapshot::{
     Counts, DependencyView, ErrorView, EventView, Overall, QueueView, RegionView, ServiceView,
     Snapshot,
@@ -41,6 +48,8 @@ pub struct ServiceState {
     pub depth_history: VecDeque<(DateTime<Utc>, u64)>,
     /// Recent errors with times, newest last.
     pub errors: VecDeque<(DateTime<Utc>, String)>,
+    /// The last runbook run against it (from the audit log), a change that may explain it.
+    pub runbook_change: Option<Change>,
 }
 
 /// A status change (or a refresh starting to fail), for the events view and timeline.
@@ -59,6 +68,8 @@ pub struct Model {
     estate: Arc<Estate>,
     states: Vec<ServiceState>,
     events: VecDeque<Event>,
+    /// Operators' silences of this estate's services (expired ones do no harm).
+    silences: Vec<Silence>,
     /// Bumped on every change, so renderers can tell whether to redraw.
     generation: u64,
 }
@@ -70,6 +81,7 @@ impl Model {
             estate,
             states,
             events: VecDeque::new(),
+            silences: Vec::new(),
             generation: 0,
         }
     }
@@ -88,6 +100,30 @@ impl Model {
 
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// Replaces the operators' silences (maintenance windows come with the estate).
+    pub fn set_silences(&mut self, silences: Vec<Silence>) {
+        if silences != self.silences {
+            self.silences = silences;
+            self.generation += 1;
+        }
+    }
+
+    pub fn silences(&self) -> &[Silence] {
+        &self.silences
+    }
+
+    /// Records a change made to a service outside its probe (a runbook run from the audit
+    /// log); the newest one is kept.
+    pub fn note_change(&mut self, service: usize, change: Change) {
+        if let Some(state) = self.states.get_mut(service) {
+            let newest = Change::latest(state.runbook_change.clone(), Some(change));
+            if newest != state.runbook_change {
+                self.generation += 1;
+            }
+            state.runbook_change = newest;
+        }
     }
 
     /// Applies one report; returns the event it caused, if any.
@@ -161,7 +197,13 @@ impl Model {
 
     /// The snapshot at `now`: statuses, staleness, SEVs, impacts, regions, queues.
     pub fn snapshot(&self, now: DateTime<Utc>) -> Snapshot {
-        snapshot::build(&self.estate, &self.states, &self.events, now)
+        snapshot::build(
+            &self.estate,
+            &self.states,
+            &self.events,
+            &self.silences,
+            now,
+        )
     }
 }
 

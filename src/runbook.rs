@@ -18,6 +18,7 @@ pub mod lease;
 mod load;
 pub mod params;
 pub mod plan;
+pub mod recent;
 pub mod resume;
 pub mod view;
 

@@ -4,7 +4,12 @@
 //! a signal), then drains everything else already pending, takes one snapshot and draws
 //! once, and only if the screen would change. Drawing is never driven by a timer of its own.
 //! It also carries out what keys ask for beyond the screen: a refresh (to the poller), a copy
-//! to the clipboard (OSC 52, through the terminal) and a change of theme.
+//! to the clipboard (OSC 52, through the terminal) and a change of theme, silences (to the
+//! silences file, then into the model), the attention bell (BEL, through the terminal), and
+//! the recording of status transitions for `opsdeck timeline`. When the estate file is
+//! edited it swaps in the new estate and its poller (`estate_reload`).
+
+mod estate_reload;
 
 use std::io;
 use std::task::Poll;
@@ -21,8 +26,12 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::app::{App, Effect};
 use crate::model::{Model, ProbeReport};
 use crate::poller::Control;
+use crate::silence::console::ConsoleSilences;
+use crate::timeline::Recorder;
 use crate::tui::Tui;
 use crate::ui::{self, Theme, theme};
+
+pub use estate_reload::{Reloading, StartPoller};
 
 /// At most this many queued terminal events are handled before drawing.
 const MAX_EVENTS_PER_DRAW: usize = 64;
@@ -34,29 +43,53 @@ const MIN_DRAW_GAP: Duration = Duration::from_millis(16);
 /// How often the clock is checked, to age the figures on screen ("12s", "3m").
 const TICK: Duration = Duration::from_secs(1);
 
+/// How the console starts.
+#[derive(Debug, Default)]
+pub struct Options {
+    /// The theme's name (default: default-dark).
+    pub theme: Option<String>,
+    /// Ring the terminal bell once when a new SEV 1–2 problem appears (off with --quiet).
+    pub bell: bool,
+    /// Follow edits of the estate file (none under `--demo`: the simulator's world is built
+    /// from the estate at start).
+    pub reload: Option<Reloading>,
+}
+
 /// Runs the console until the user quits (`q`, Ctrl-C) or the process is told to stop
 /// (SIGTERM, SIGINT, or SIGHUP when the SSH session drops), restoring the terminal on every
 /// way out.
 ///
 /// `model` is the estate's model, fed from `reports` (the poller's channel); `control` carries
 /// the console's requests back to the poller (the `r` key). When `reports` closes, the console
-/// keeps showing the last data and says the poller has stopped. `theme` names the theme
+/// keeps showing the last data and says the poller has stopped. The options name the theme
 /// (default: default-dark); a bad theme file is a warning in the footer, never fatal, and
 /// `NO_COLOR` selects the monochrome theme whatever is named.
 pub async fn run(
     mut model: Model,
     mut reports: Receiver<ProbeReport>,
     control: Sender<Control>,
-    theme: Option<&str>,
+    mut options: Options,
 ) -> Result<()> {
-    let loaded = theme::load(theme.unwrap_or(theme::DEFAULT), no_color());
+    let loaded = theme::load(
+        options.theme.as_deref().unwrap_or(theme::DEFAULT),
+        no_color(),
+    );
     let mut signals = Signals::new()?;
+    let estate_name = model.estate().name.clone();
+    let mut silences = ConsoleSilences::open(&estate_name);
+    if let Some(list) = silences.as_mut().and_then(ConsoleSilences::take_changed) {
+        model.set_silences(list);
+    }
     let mut app = App::new(model.snapshot(Utc::now()));
+    app.set_bell(options.bell);
     app.warn(&loaded.warnings);
     let mut console = Console {
         tui: Tui::enter()?,
         theme: loaded.theme,
         control,
+        silences,
+        recorder: Recorder::default_location(&estate_name),
+        reloading: options.reload.take(),
     };
     let ended = run_loop(
         &mut console,
@@ -91,17 +124,22 @@ fn no_color() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
 }
 
-/// What the loop acts through: the terminal, the theme, the poller's control channel.
+/// What the loop acts through: the terminal, the theme, the poller's control channel, the
+/// silences file and the transitions file.
 struct Console {
     tui: Tui,
     theme: Theme,
     control: Sender<Control>,
+    silences: Option<ConsoleSilences>,
+    recorder: Option<Recorder>,
+    reloading: Option<Reloading>,
 }
 
 /// What woke the loop.
 enum Wake {
     Terminal(Option<io::Result<Event>>),
-    Report(Option<ProbeReport>),
+    Report(Option<Box<ProbeReport>>),
+    Reload(crate::reload::Reload),
     Tick,
     DrawDue,
     Signal(Exit),
@@ -147,7 +185,8 @@ async fn run_loop(
         // Wait for one thing to happen.
         let wake = tokio::select! {
             event = events.next() => Wake::Terminal(event),
-            report = reports.recv(), if reports_open => Wake::Report(report),
+            report = reports.recv(), if reports_open => Wake::Report(report.map(Box::new)),
+            update = estate_reload::next(&mut console.reloading) => Wake::Reload(update),
             _ = tick.tick() => Wake::Tick,
             () = tokio::time::sleep_until(next_draw), if pending.draw || pending.repaint => {
                 Wake::DrawDue
@@ -161,13 +200,28 @@ async fn run_loop(
                 }
             }
             Wake::Report(Some(report)) => {
-                model.apply(report);
+                model.apply(*report);
+            }
+            Wake::Reload(update) => {
+                let mut live = estate_reload::Live {
+                    model,
+                    reports,
+                    reports_open: &mut reports_open,
+                    control: &mut console.control,
+                };
+                estate_reload::apply(update, &mut console.reloading, &mut live, app);
+                pending.snapshot = true;
             }
             Wake::Report(None) => {
                 reports_open = false;
                 pending.draw |= app.set_poller_stopped();
             }
-            Wake::Tick => pending.snapshot = true,
+            Wake::Tick => {
+                pending.snapshot = true;
+                if let Some(problem) = console.silences.as_mut().and_then(|s| s.tick(Utc::now())) {
+                    app.warn(&[problem]);
+                }
+            }
             Wake::DrawDue => {}
             Wake::Signal(exit) => return Ok(exit),
         }
@@ -200,11 +254,32 @@ async fn run_loop(
             }
         }
 
+        // Silences changed here or in another terminal: the model decides what they cover.
+        if let Some(list) = console
+            .silences
+            .as_mut()
+            .and_then(ConsoleSilences::take_changed)
+        {
+            model.set_silences(list);
+        }
+
         // One snapshot for all of it.
         if pending.snapshot || model.generation() != shown_generation {
             shown_generation = model.generation();
-            pending.draw |= app.set_snapshot(model.snapshot(Utc::now()));
+            let snapshot = model.snapshot(Utc::now());
+            if let Some(recorder) = console.recorder.as_mut()
+                && let Err(e) = recorder.observe(&snapshot)
+            {
+                tracing::warn!("cannot record status transitions: {e}");
+                console.recorder = None;
+            }
+            pending.draw |= app.set_snapshot(snapshot);
             pending.snapshot = false;
+            if app.take_bell()
+                && let Err(e) = console.tui.bell()
+            {
+                tracing::warn!("cannot ring the bell: {e}");
+            }
         }
     }
 }
@@ -236,6 +311,28 @@ fn on_terminal(
                     if let Err(e) = console.tui.copy(&text) {
                         app.show_note(format!("could not copy: {e}"));
                     }
+                    pending.draw = true;
+                }
+                Effect::Silence {
+                    service,
+                    duration,
+                    reason,
+                } => {
+                    let note = match console.silences.as_mut() {
+                        Some(s) => s.add(&service, duration, &reason, Utc::now()),
+                        None => "no state directory to keep silences in (set OPSDECK_STATE_DIR)"
+                            .to_string(),
+                    };
+                    app.show_note(note);
+                    pending.draw = true;
+                }
+                Effect::Unsilence(service) => {
+                    let note = match console.silences.as_mut() {
+                        Some(s) => s.remove(&service, Utc::now()),
+                        None => "no state directory to keep silences in (set OPSDECK_STATE_DIR)"
+                            .to_string(),
+                    };
+                    app.show_note(note);
                     pending.draw = true;
                 }
                 Effect::SetTheme(name) => {

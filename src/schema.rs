@@ -52,6 +52,31 @@ fn service_key(key: &str) -> Value {
     }
 }
 
+/// The `[[maintenance]]` windows of an estate.
+fn maintenance() -> Value {
+    json!({
+        "type": "array",
+        "description": "Recurring maintenance windows: their services are shown silenced while open.",
+        "items": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["name", "services", "start", "duration"],
+            "properties": {
+                "name": {"type": "string"},
+                "services": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+                "days": {"oneOf": [
+                    {"const": "daily"},
+                    {"type": "array", "items": {"enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]}}
+                ]},
+                "start": {"type": "string", "pattern": "^[0-9]{1,2}:[0-9]{2}(:[0-9]{2})?$", "description": "Local time it opens, 24-hour: \"02:00\"."},
+                "duration": duration(),
+                "time_zone": string("An IANA time zone (\"Europe/Brussels\"), \"UTC\", or an offset (\"+02:00\"); default UTC."),
+                "reason": string("Why, shown with the silence.")
+            }
+        }
+    })
+}
+
 /// The estate file's schema.
 pub fn estate() -> Value {
     let mut all_keys: Vec<&str> = COMMON_KEYS.to_vec();
@@ -118,6 +143,7 @@ pub fn estate() -> Value {
                     }
                 }
             },
+            "maintenance": maintenance(),
             "service": {
                 "type": "array",
                 "items": {

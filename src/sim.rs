@@ -80,6 +80,8 @@ pub enum SimError {
 /// State shared by every request.
 struct Shared {
     requests: AtomicU64,
+    /// The longest any one request took to answer since it was last read, in microseconds.
+    slowest_us: AtomicU64,
     tokens: AtomicU64,
     started: Instant,
     speed: f64,
@@ -125,6 +127,12 @@ impl SimHandle {
     /// Every HTTP request served so far, whatever its path or answer.
     pub fn requests(&self) -> u64 {
         self.shared.requests.load(Ordering::Relaxed)
+    }
+
+    /// The longest one request to the simulator's HTTP listener (the Google APIs and the
+    /// health endpoints) took to answer since the last call, and resets it.
+    pub fn take_slowest_request(&self) -> Duration {
+        Duration::from_micros(self.shared.slowest_us.swap(0, Ordering::Relaxed))
     }
 
     /// Time on the scenario clock now (wall time since start × the scenario's speed): what
@@ -243,6 +251,7 @@ pub async fn start(
     let (stop, stopping) = watch::channel(false);
     let shared = Arc::new(Shared {
         requests: AtomicU64::new(0),
+        slowest_us: AtomicU64::new(0),
         tokens: AtomicU64::new(0),
         started: Instant::now(),
         speed: scenario.as_ref().map_or(1.0, |s| s.speed),
@@ -308,10 +317,34 @@ pub fn redirect(estate: &Estate, sim: &SimHandle) -> Estate {
     if let Some(cluster) = &sim.cluster {
         cluster.redirect(&mut out);
     }
+    drop_unset_passwords(&mut out);
     if let Some(path) = sim.kubeconfig_path() {
         out.kubeconfig = Some(path.to_path_buf());
     }
     out
+}
+
+/// A `password_env` whose variable is not set is dropped: the simulator asks for no password
+/// then, and the demo and drills need none of the real secrets. A variable that is set is kept
+/// and sent, as it would be in production.
+fn drop_unset_passwords(estate: &mut Estate) {
+    for s in &mut estate.services {
+        let (Target::Redis {
+            password_env: env, ..
+        }
+        | Target::RedisQueue {
+            password_env: env, ..
+        }
+        | Target::RabbitmqQueue {
+            password_env: env, ..
+        }) = &mut s.target
+        else {
+            continue;
+        };
+        if env.as_ref().is_some_and(|v| std::env::var_os(v).is_none()) {
+            *env = None;
+        }
+    }
 }
 
 /// Everything after the authority of a URL, starting with `/` (`/` when there is nothing).
@@ -324,12 +357,20 @@ fn path_and_query(url: &str) -> String {
     }
 }
 
-/// The one handler: routes by path prefix.
+/// The one handler: times the answer, routes by path prefix.
 async fn serve(
     State(shared): State<Arc<Shared>>,
     ConnectInfo(conn): ConnectInfo<net::Reset>,
     request: Request,
 ) -> Response {
+    let started = Instant::now();
+    let response = route(&shared, &conn, request).await;
+    let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    shared.slowest_us.fetch_max(took, Ordering::Relaxed);
+    response
+}
+
+async fn route(shared: &Arc<Shared>, conn: &net::Reset, request: Request) -> Response {
     shared.requests.fetch_add(1, Ordering::Relaxed);
     let (parts, body) = request.into_parts();
     let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
@@ -339,7 +380,7 @@ async fn serve(
     let query = parts.uri.query();
 
     if path == "/_sim/stats" {
-        return json_response(StatusCode::OK, &stats(&shared));
+        return json_response(StatusCode::OK, &stats(shared));
     }
     if let Some(rest) = path.strip_prefix("/computeMetadata/v1") {
         let project = shared.world_now().project.clone();
@@ -355,14 +396,14 @@ async fn serve(
     if let Some(rest) = path.strip_prefix("/http/") {
         let id = rest.split('/').next().unwrap_or_default();
         let endpoint = shared.world_now().http.get(id).cloned();
-        return http::answer(endpoint, id, shared.stopping.clone(), &conn).await;
+        return http::answer(endpoint, id, shared.stopping.clone(), conn).await;
     }
     if matches!(path, "/token" | "/oauth2/v4/token" | "/o/oauth2/token") {
         let serial = shared.tokens.fetch_add(1, Ordering::Relaxed) + 1;
         let now = chrono::Utc::now().timestamp();
         return reply(&oauth::answer(parts.method.as_str(), &body, serial, now));
     }
-    google_wire::answer(&shared, &parts, &body, &conn).await
+    google_wire::answer(shared, &parts, &body, conn).await
 }
 
 fn stats(shared: &Shared) -> Value {

@@ -1,8 +1,8 @@
 //! The terminal: entering the console (raw mode, alternate screen, hidden cursor) and leaving
 //! it again on every way out: a normal quit, a drop (an error returned through `?`), and a
 //! panic, through a hook that restores the terminal before the panic message is printed.
-//! Also the one other thing written to the terminal besides frames: the OSC 52 clipboard
-//! sequence. Owns no console state.
+//! Also the two other things written to the terminal besides frames: the OSC 52 clipboard
+//! sequence and the bell (BEL). Owns no console state.
 
 use std::io::{self, Stdout, Write};
 use std::sync::Once;
@@ -73,6 +73,14 @@ impl Tui {
     pub fn copy(&mut self, text: &str) -> io::Result<()> {
         let out = self.terminal.backend_mut();
         out.write_all(osc52(text).as_bytes())?;
+        out.flush()
+    }
+
+    /// Rings the terminal's bell (BEL): an audible or visual alert, as the engineer's
+    /// terminal is set up, which tmux and screen pass on as an activity flag.
+    pub fn bell(&mut self) -> io::Result<()> {
+        let out = self.terminal.backend_mut();
+        out.write_all(b"\x07")?;
         out.flush()
     }
 

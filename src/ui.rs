@@ -34,11 +34,18 @@ pub struct Areas {
 
 impl Areas {
     pub fn new(area: Rect) -> Areas {
+        Areas::with_banner(area, false)
+    }
+
+    /// The areas when the header also carries the blind banner (opsdeck cannot see part of
+    /// the estate): one more header row, on terminals tall enough to spare it.
+    pub fn with_banner(area: Rect, blind: bool) -> Areas {
         // On a very short terminal the tabs go first, then the counts: the view matters more.
         let header_h = match area.height {
             0..=4 => area.height.min(1),
             5..=8 => 2,
-            _ => header::ROWS,
+            9..=11 => header::ROWS,
+            _ => header::ROWS + u16::from(blind),
         };
         let footer_h = FOOTER_ROWS.min(area.height - header_h);
         let body_h = area.height - header_h - footer_h;
@@ -61,12 +68,12 @@ impl Areas {
 
 /// How much fits on a screen of this size, for the app's cursors and scrolling.
 pub fn geometry(area: Rect, app: &App, theme: &Theme) -> Geometry {
-    let body = Areas::new(area).body;
+    let body = Areas::with_banner(area, header::blind(app)).body;
     let list_rows = match app.view() {
         View::FailureMap | View::Detail => views::failure_map::list_rows(body),
         View::Topology => views::topology::list_rows(app, body),
         View::Queues => views::queues::list_rows(body),
-        View::Events => views::events::list_rows(body),
+        View::Events => views::events::list_rows(app, body),
     };
     let (help_rows, help_lines) = if app.help().is_some() {
         (popup::help::rows(area), popup::help::lines(theme).len())
@@ -104,7 +111,7 @@ impl Widget for &Console<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let app = self.app;
         let theme = self.theme;
-        let areas = Areas::new(area);
+        let areas = Areas::with_banner(area, header::blind(app));
         header::render(app, theme, areas.header, buf);
         match app.view() {
             View::FailureMap => (&FailureMapView { app, theme }).render(areas.body, buf),

@@ -1,6 +1,10 @@
 //! The one-shot contract through the real binary: `--once` JSON, table and exit codes against
 //! the built-in simulator, and `opsdeck check` on every sample and invalid estate.
 
+mod cli;
+
+use cli::{json_of, service};
+
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -10,27 +14,18 @@ fn opsdeck(args: &[&str]) -> Output {
         .args(args)
         .env_remove("OPSDECK_ESTATE")
         .env("XDG_CONFIG_HOME", env!("CARGO_TARGET_TMPDIR"))
+        // Private silences and transitions: an engineer's own silences must not change these.
+        .env(
+            "OPSDECK_STATE_DIR",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/cli-once-state"),
+        )
         .output()
         .expect("run opsdeck")
 }
 
 fn json(args: &[&str]) -> (Value, i32) {
     let out = opsdeck(args);
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (doc, out.status.code().expect("exit code"))
-}
-
-fn service<'a>(doc: &'a Value, id: &str) -> &'a Value {
-    doc["services"]
-        .as_array()
-        .and_then(|s| s.iter().find(|x| x["id"] == id))
-        .unwrap_or_else(|| panic!("no service {id}"))
+    json_of(&out)
 }
 
 #[test]

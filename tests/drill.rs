@@ -30,6 +30,7 @@ async fn every_shipped_runbook_drills_green_against_its_scenario() {
         assert!(!report.runs.is_empty(), "{id}: the runbook never ran");
         if !report.passed() {
             failures.push(format!("{id}:\n{}", report.markdown()));
+            continue;
         }
         if let Some(rto) = report.rto_s {
             let ttr = report.time_to_recover_s.expect("a passing drill recovered");

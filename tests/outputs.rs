@@ -110,7 +110,7 @@ fn nagios_output_follows_the_plugin_api() {
     let (ok, code) = opsdeck(&["--demo", "--once", "--format", "nagios"]);
     assert_eq!(code, 0);
     assert!(
-        ok.starts_with("OPSDECK OK - tappass-demo: all 10 services up | "),
+        ok.starts_with("OPSDECK OK - tappass-demo: all 19 services up | "),
         "{ok}"
     );
 }

@@ -168,6 +168,7 @@ async fn a_backlog_with_dead_letters_and_no_consumers() {
         || look(API_AS_GUEST, &jobs, None, &warn),
         |o| {
             o.queue.as_ref().and_then(|q| q.depth) == Some(3)
+                && o.queue.as_ref().and_then(|q| q.consumers).is_some()
                 && o.metrics.get("dead_letter_depth") == Some(&json!(2))
         },
     )
@@ -289,7 +290,14 @@ async fn a_consumed_queue_within_thresholds_is_up() {
         warn_depth: Some(100),
         ..Thresholds::default()
     };
-    let obs = look(&format!("{API_AS_GUEST}/api/"), &quiet, None, &t).await;
+    // A new queue's consumer count appears with the management API's next stats refresh.
+    let api = format!("{API_AS_GUEST}/api/");
+    let obs = poll(
+        Duration::from_secs(30),
+        || look(&api, &quiet, None, &t),
+        |o| o.queue.as_ref().and_then(|q| q.consumers).is_some(),
+    )
+    .await;
     assert_eq!(obs.status, Status::Up, "{obs:?}");
     assert!(
         obs.summary.starts_with("0 waiting · 0 consumers"),

@@ -2,49 +2,11 @@
 //! --once --json` (on the estate the scenario was written for) gives the expected status, exit
 //! code and per-service verdicts.
 
-use std::process::Command;
+mod scenario_table;
 
-use opsdeck::estate::{self, Kind};
+use opsdeck::estate::Kind;
 use opsdeck::sim::scenario;
-use serde_json::Value;
-
-/// What one service must show.
-struct Expect {
-    id: &'static str,
-    status: &'static str,
-    /// Stale (the last refresh failed with a retryable error), when it matters.
-    stale: Option<bool>,
-    /// Text the service's `error` contains, when it matters.
-    error: Option<&'static str>,
-}
-
-const fn svc(id: &'static str, status: &'static str) -> Expect {
-    Expect {
-        id,
-        status,
-        stale: None,
-        error: None,
-    }
-}
-
-const fn failing(id: &'static str, status: &'static str, error: &'static str) -> Expect {
-    Expect {
-        id,
-        status,
-        stale: Some(true),
-        error: Some(error),
-    }
-}
-
-struct Case {
-    scenario: &'static str,
-    status: &'static str,
-    exit: i32,
-    worst_sev: Option<u64>,
-    services: &'static [Expect],
-    /// Services impacted by a root cause: (service, root cause).
-    impacted: &'static [(&'static str, &'static str)],
-}
+use scenario_table::{Case, Expect, failing, failures, svc, touches};
 
 const CASES: &[Case] = &[
     Case {
@@ -107,6 +69,35 @@ const CASES: &[Case] = &[
             failing("cache", "unknown", "429 RESOURCE_EXHAUSTED"),
             failing("kms", "unknown", "429 RESOURCE_EXHAUSTED"),
             svc("edge", "up"),
+        ],
+        impacted: &[],
+    },
+    Case {
+        scenario: "google-credentials-expired",
+        status: "unknown",
+        exit: 3,
+        worst_sev: Some(1),
+        services: &[
+            Expect {
+                id: "api",
+                status: "unknown",
+                stale: Some(false),
+                error: Some("401 UNAUTHENTICATED"),
+            },
+            Expect {
+                id: "sql",
+                status: "unknown",
+                stale: Some(false),
+                error: Some("401 UNAUTHENTICATED"),
+            },
+            Expect {
+                id: "cache",
+                status: "unknown",
+                stale: Some(false),
+                error: Some("401 UNAUTHENTICATED"),
+            },
+            svc("edge", "up"),
+            svc("workers", "up"),
         ],
         impacted: &[],
     },
@@ -228,134 +219,14 @@ const CASES: &[Case] = &[
 /// drills follow them over time instead.
 const BUILT_OVER_TIME: &[&str] = &["lumieos-tasks-handler-failing"];
 
-/// The estate file a scenario was written for, when it is not the demo.
-fn estate_file(s: &scenario::Scenario) -> Option<String> {
-    s.estate
-        .as_deref()
-        .filter(|e| *e != "demo")
-        .map(|e| format!("{}/fixtures/estates/{e}.toml", env!("CARGO_MANIFEST_DIR")))
-}
-
-fn run(case: &Case) -> (Value, i32) {
-    let s =
-        scenario::builtin(case.scenario).unwrap_or_else(|| panic!("{} is shipped", case.scenario));
-    let mut args = vec!["--demo".to_string()];
-    if let Some(file) = estate_file(&s) {
-        args.extend(["--estate".to_string(), file]);
-    }
-    args.extend(
-        [
-            "--scenario",
-            case.scenario,
-            "--once",
-            "--json",
-            "--timeout",
-            "20s",
-        ]
-        .map(String::from),
-    );
-    let out = Command::new(env!("CARGO_BIN_EXE_opsdeck"))
-        .args(&args)
-        .env_remove("OPSDECK_ESTATE")
-        .env("XDG_CONFIG_HOME", env!("CARGO_TARGET_TMPDIR"))
-        .output()
-        .expect("run opsdeck");
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{}: stdout is not JSON ({e}): {}\nstderr: {}",
-            case.scenario,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (doc, out.status.code().expect("exit code"))
-}
-
 #[test]
 fn every_google_scenario_gives_its_status_and_exit_code() {
-    let mut failures = Vec::new();
-    for case in CASES {
-        let (doc, code) = run(case);
-        let name = case.scenario;
-        let mut check = |ok: bool, what: String| {
-            if !ok {
-                failures.push(format!("{name}: {what}"));
-            }
-        };
-        check(
-            code == case.exit,
-            format!("exit {code}, want {}", case.exit),
-        );
-        check(
-            doc["status"] == case.status,
-            format!("status {}, want {}", doc["status"], case.status),
-        );
-        check(
-            doc["exit_code"] == case.exit,
-            format!("exit_code {}", doc["exit_code"]),
-        );
-        check(
-            doc["worst_sev"].as_u64() == case.worst_sev,
-            format!("worst_sev {}, want {:?}", doc["worst_sev"], case.worst_sev),
-        );
-        let find = |id: &str| {
-            doc["services"]
-                .as_array()
-                .and_then(|s| s.iter().find(|x| x["id"] == id))
-                .cloned()
-                .unwrap_or(Value::Null)
-        };
-        for e in case.services {
-            let s = find(e.id);
-            check(
-                s["status"] == e.status,
-                format!("{} is {}, want {}: {s}", e.id, s["status"], e.status),
-            );
-            if let Some(stale) = e.stale {
-                check(
-                    s["stale"] == stale,
-                    format!("{} stale is {}, want {stale}", e.id, s["stale"]),
-                );
-            }
-            if let Some(text) = e.error {
-                check(
-                    s["error"].as_str().is_some_and(|m| m.contains(text)),
-                    format!("{} error {} lacks \"{text}\"", e.id, s["error"]),
-                );
-            }
-        }
-        for (id, cause) in case.impacted {
-            let s = find(id);
-            check(
-                s["impacted_by"]
-                    .as_array()
-                    .is_some_and(|c| c.iter().any(|x| x == cause)),
-                format!("{id} is not impacted by {cause}: {}", s["impacted_by"]),
-            );
-        }
-    }
+    let failures = failures(CASES);
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
 
-/// Whether a scenario touches Google resources: an event selecting a Google kind, or naming a
-/// service of a Google kind in the scenario's estate.
 fn touches_google(s: &scenario::Scenario) -> bool {
-    let source = s.estate.as_deref().and_then(|name| {
-        estate::SAMPLE_ESTATES
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, text)| *text)
-    });
-    let estate = estate::from_str(source.unwrap_or(estate::DEMO_ESTATE), "estate")
-        .expect("estate loads")
-        .0;
-    s.events.iter().any(|e| {
-        e.kind.is_some_and(Kind::is_google)
-            || e.service
-                .as_deref()
-                .and_then(|id| estate.service(id))
-                .is_some_and(|svc| svc.kind.is_google())
-    })
+    touches(s, Kind::is_google)
 }
 
 #[test]

@@ -729,3 +729,84 @@ fn every_view_renders_at_every_size_without_panicking() {
         }
     }
 }
+
+/// The incident with what explains it: Cloud SQL's failed state and its last operation (a
+/// failover at 03:06) as evidence and change.
+fn explained() -> Model {
+    use opsdeck::model::{Change, ChangeKind, Evidence};
+    let mut m = incident();
+    let failover = t0() - TimeDelta::seconds(360);
+    let mut obs = Observation::down("instance lumieos-db-us is FAILED")
+        .metric("state", "FAILED")
+        .evidence(Evidence::new(
+            "instance",
+            "state FAILED in us-central1-a: the instance is FAILED",
+        ))
+        .evidence(
+            Evidence::new("operation", "FAILOVER DONE by ops@lumieos.example")
+                .at(Some(failover + TimeDelta::seconds(90))),
+        );
+    obs.change = Some(
+        Change::new(
+            ChangeKind::Operation,
+            Some(failover),
+            "Cloud SQL FAILOVER DONE by ops@lumieos.example",
+        )
+        .short("failover"),
+    );
+    observe(&mut m, "sql-us", t0(), obs);
+    m
+}
+
+#[test]
+fn the_detail_view_shows_evidence_the_change_and_the_handoff() {
+    let mut app = App::new(explained().snapshot(t0() + TimeDelta::seconds(30)));
+    app.handle_key(KeyEvent::new(KeyCode::Char('4'), KeyModifiers::NONE));
+    let terminal = draw(&mut app, &Theme::default(), 160, 48);
+    let buf = terminal.backend().buffer();
+    let all = text(buf);
+    for needle in [
+        "── Evidence",
+        "03:12:00  instance  state FAILED in us-central1-a: the instance is FAILED",
+        "03:07:30  operation  FAILOVER DONE by ops@lumieos.example",
+        "── What changed",
+        "03:06:00  operation  Cloud SQL FAILOVER DONE by ops@lumieos.example",
+        "── Hand-off",
+        "command (Y)  gcloud sql instances describe lumieos-db-us",
+        "console (u)  https://console.cloud.google.com/sql/instances/lumieos-db-us/",
+    ] {
+        assert!(all.contains(needle), "{needle} missing:\n{all}");
+    }
+    insta::assert_snapshot!("detail_explained_160x48", terminal.backend());
+
+    // On the map, the services it takes down show the root cause's change beside them.
+    let mut app = App::new(explained().snapshot(t0() + TimeDelta::seconds(30)));
+    let terminal = draw(&mut app, &Theme::default(), 200, 40);
+    let row = find_line(terminal.backend().buffer(), "Lumieos API, North America");
+    assert!(
+        row.contains("changed 03:06 operation failover (on sql-us)"),
+        "{row}"
+    );
+}
+
+#[test]
+fn blindness_is_one_banner_at_the_top() {
+    let mut m = incident();
+    let expired = "Cloud Run Admin API answered 401 UNAUTHENTICATED: Request had invalid authentication credentials. (credentials rejected: refresh them with `gcloud auth application-default login`)";
+    for id in ["run-us", "run-za"] {
+        observe(&mut m, id, t0(), Observation::unknown(expired));
+    }
+    let mut app = App::new(m.snapshot(t0() + TimeDelta::seconds(30)));
+    let terminal = draw(&mut app, &Theme::default(), 160, 30);
+    let buf = terminal.backend().buffer();
+    let banner = line(buf, 1);
+    assert!(banner.contains("BLIND"), "{banner}");
+    assert!(
+        banner.contains(
+            "Google credentials expired or missing: run `gcloud auth application-default login` · 2 services: run-"
+        ),
+        "{banner}"
+    );
+    assert_eq!(text(buf).matches("BLIND").count(), 1, "said once");
+    insta::assert_snapshot!("map_blind_160x30", terminal.backend());
+}

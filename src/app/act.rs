@@ -1,5 +1,6 @@
 //! What keys do beyond moving around: ask the poller for a refresh, freeze and unfreeze the
-//! screen, and copy the selected service for the clipboard.
+//! screen, and copy the selected service (its summary, its command, its console URL) for the
+//! clipboard.
 
 use super::{App, Effect, copy_text};
 use crate::poller::Control;
@@ -36,6 +37,31 @@ impl App {
             self.show_note("live again");
         }
         Effect::Redraw
+    }
+
+    /// Copies the selected service's hand-off: its command, or its console URL.
+    pub(super) fn copy_handoff(&mut self, url: bool) -> Effect {
+        let Some(s) = self.selected_service() else {
+            self.show_note("nothing selected to copy");
+            return Effect::Redraw;
+        };
+        let (what, text) = if url {
+            ("console URL", s.handoff.console_url.clone())
+        } else {
+            ("command", s.handoff.command.clone())
+        };
+        match text {
+            Some(text) => {
+                let note = format!("copied the {what} for {} (OSC 52)", s.id);
+                self.show_note(note);
+                Effect::Copy(text)
+            }
+            None => {
+                let note = format!("{} has no {what} to copy", s.id);
+                self.show_note(note);
+                Effect::Redraw
+            }
+        }
     }
 
     pub(super) fn copy(&mut self) -> Effect {

@@ -198,6 +198,11 @@ mod tests {
             owner: None,
             escalation: None,
             recent_errors: Vec::new(),
+            silence: None,
+            silenced: false,
+            evidence: Vec::new(),
+            change: None,
+            handoff: crate::handoff::Handoff::default(),
             index: 0,
         }
     }
@@ -222,6 +227,7 @@ mod tests {
             services: Vec::new(),
             regions: vec![region("us", "us-central1"), region("af", "africa-south1")],
             queues: Vec::new(),
+            blind: Vec::new(),
             events: Vec::new(),
             sev_names: ["SEV1", "SEV2", "SEV3", "SEV4"].map(String::from),
         }

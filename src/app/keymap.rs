@@ -16,6 +16,11 @@ pub enum Command {
     Filter,
     Palette,
     Copy,
+    /// Copy a ready `gcloud` / `kubectl` / `redis-cli` command for the selected service.
+    CopyCommand,
+    /// Copy the selected service's Cloud Console URL.
+    CopyUrl,
+    Silence,
     Up,
     Down,
     PageUp,
@@ -91,6 +96,7 @@ pub struct Binding {
 
 const LISTS: &[View] = &[View::FailureMap, View::Topology, View::Queues, View::Events];
 const OPENERS: &[View] = &[View::FailureMap, View::Topology, View::Queues, View::Events];
+const SELECTING: &[View] = &[View::FailureMap, View::Topology, View::Queues, View::Detail];
 const SCROLLING: &[View] = &[
     View::FailureMap,
     View::Topology,
@@ -118,7 +124,7 @@ const fn bind(
 }
 
 /// Every binding, in the order help lists them.
-pub const BINDINGS: [Binding; 21] = [
+pub const BINDINGS: [Binding; 24] = [
     bind(
         &[code(KeyCode::Up), key('k'), code(KeyCode::Down), key('j')],
         "↑↓ jk",
@@ -232,6 +238,30 @@ pub const BINDINGS: [Binding; 21] = [
         Scope::Global,
         Some((11, "y", "copy")),
         "copy the selected service's summary (OSC 52, works over SSH)",
+    ),
+    bind(
+        &[key('s')],
+        "s",
+        Command::Silence,
+        Scope::Views(SELECTING),
+        None,
+        "silence the selected service: type how long and why",
+    ),
+    bind(
+        &[key('Y')],
+        "Y",
+        Command::CopyCommand,
+        Scope::Global,
+        None,
+        "copy a ready gcloud / kubectl command for the selection",
+    ),
+    bind(
+        &[key('u')],
+        "u",
+        Command::CopyUrl,
+        Scope::Global,
+        None,
+        "copy the selection's Cloud Console URL",
     ),
     bind(
         &[key('?')],

@@ -16,7 +16,7 @@ pub struct Spec {
 }
 
 /// Every command, in the order help lists them.
-pub const COMMANDS: [Spec; 17] = [
+pub const COMMANDS: [Spec; 20] = [
     spec("map", &["home", "failures"], "", "the failure map"),
     spec(
         "topology",
@@ -66,6 +66,24 @@ pub const COMMANDS: [Spec; 17] = [
     ),
     spec("refresh", &[], "", "probe every service now"),
     spec(
+        "silence",
+        &["ack"],
+        "[ID] DURATION REASON",
+        "silence a service (the selected one, or ID) for DURATION, saying why",
+    ),
+    spec(
+        "unsilence",
+        &[],
+        "[ID]",
+        "lift the silence of a service (the selected one, or ID)",
+    ),
+    spec(
+        "bell",
+        &[],
+        "[on|off]",
+        "ring the terminal bell for new SEV 1-2 problems, or not",
+    ),
+    spec(
         "copy",
         &["yank"],
         "",
@@ -111,6 +129,16 @@ pub enum Order {
     Copy,
     Help,
     Theme(String),
+    /// Silence a service (this id, else the selected one) for a while, saying why.
+    Silence {
+        service: Option<String>,
+        duration: std::time::Duration,
+        reason: String,
+    },
+    /// Lift the silence of a service (this id, else the selected one).
+    Unsilence(Option<String>),
+    /// Turn the bell on or off (`None`: toggle).
+    Bell(Option<bool>),
     Quit,
 }
 
@@ -169,9 +197,47 @@ pub fn parse(line: &str) -> Result<Order, String> {
         "refresh" => no_args(Order::Refresh),
         "copy" => no_args(Order::Copy),
         "theme" => needs("a theme name").map(Order::Theme),
+        "silence" => parse_silence(rest),
+        "unsilence" => Ok(Order::Unsilence(
+            (!rest.is_empty()).then(|| rest.to_string()),
+        )),
+        "bell" => match rest.to_lowercase().as_str() {
+            "" => Ok(Order::Bell(None)),
+            "on" => Ok(Order::Bell(Some(true))),
+            "off" => Ok(Order::Bell(Some(false))),
+            other => Err(format!(":bell takes on or off, not \"{other}\"")),
+        },
         "help" => no_args(Order::Help),
         _ => no_args(Order::Quit),
     }
+}
+
+/// `:silence [ID] DURATION REASON`: the id may be left out (the selected service); the
+/// duration is written with its unit; the reason is required.
+fn parse_silence(rest: &str) -> Result<Order, String> {
+    let usage = ":silence needs how long and why, like :silence 2h planned failover";
+    let duration = |w: &str| humantime::parse_duration(w).ok().filter(|d| !d.is_zero());
+    let mut words = rest.split_whitespace();
+    let first = words.next().ok_or_else(|| usage.to_string())?;
+    let (service, d) = match duration(first) {
+        Some(d) => (None, d),
+        None => {
+            let second = words.next().ok_or_else(|| usage.to_string())?;
+            let d = duration(second).ok_or_else(|| {
+                format!("\"{second}\" is not a duration; write it with a unit, like 30m or 2h")
+            })?;
+            (Some(first.to_string()), d)
+        }
+    };
+    let reason = words.collect::<Vec<_>>().join(" ");
+    if reason.is_empty() {
+        return Err(":silence needs a reason after the duration: say why".to_string());
+    }
+    Ok(Order::Silence {
+        service,
+        duration: d,
+        reason,
+    })
 }
 
 /// The command a typed word names (exactly, by alias, or as the only match of a prefix), and
@@ -283,6 +349,36 @@ mod tests {
     }
 
     #[test]
+    fn silence_takes_an_optional_id_a_duration_and_a_reason() {
+        assert_eq!(
+            parse("silence 2h planned failover"),
+            Ok(Order::Silence {
+                service: None,
+                duration: std::time::Duration::from_secs(7200),
+                reason: "planned failover".into()
+            })
+        );
+        assert_eq!(
+            parse("si sql 30m db patch"),
+            Ok(Order::Silence {
+                service: Some("sql".into()),
+                duration: std::time::Duration::from_secs(1800),
+                reason: "db patch".into()
+            })
+        );
+        assert!(parse("silence sql 2h").is_err_and(|e| e.contains("reason")));
+        assert!(parse("silence sql soon x").is_err_and(|e| e.contains("not a duration")));
+        assert!(parse("silence").is_err_and(|e| e.contains("how long and why")));
+        assert_eq!(parse("unsilence"), Ok(Order::Unsilence(None)));
+        assert_eq!(
+            parse("unsilence sql"),
+            Ok(Order::Unsilence(Some("sql".into())))
+        );
+        assert_eq!(parse("bell off"), Ok(Order::Bell(Some(false))));
+        assert!(parse("bell loud").is_err());
+    }
+
+    #[test]
     fn tab_completes_a_unique_command() {
         assert_eq!(complete("que"), ("queues".to_string(), vec!["queues"]));
         assert_eq!(complete("reg").0, "region ");
@@ -296,7 +392,8 @@ mod tests {
     fn every_command_parses_by_its_own_name() {
         for spec in COMMANDS {
             let line = match spec.args {
-                "" | "[ID]" => spec.name.to_string(),
+                "" | "[ID]" | "[on|off]" => spec.name.to_string(),
+                "[ID] DURATION REASON" => format!("{} 2h planned work", spec.name),
                 "N" => format!("{} 2", spec.name),
                 "WORD" => format!("{} down", spec.name),
                 _ => format!("{} x", spec.name),

@@ -173,8 +173,72 @@ impl App {
             Order::Copy => self.run(super::Command::Copy),
             Order::Help => self.run(super::Command::Help),
             Order::Theme(name) => Effect::SetTheme(name),
+            Order::Silence {
+                service,
+                duration,
+                reason,
+            } => match self.service_named(service) {
+                Ok(service) => Effect::Silence {
+                    service,
+                    duration,
+                    reason,
+                },
+                Err(problem) => {
+                    self.show_note(problem);
+                    Effect::Redraw
+                }
+            },
+            Order::Unsilence(service) => match self.service_named(service) {
+                Ok(service) => Effect::Unsilence(service),
+                Err(problem) => {
+                    self.show_note(problem);
+                    Effect::Redraw
+                }
+            },
+            Order::Bell(on) => {
+                let on = on.unwrap_or(!self.bell_on());
+                self.set_bell(on);
+                self.show_note(if on {
+                    "bell on: it rings once for each new SEV 1-2 problem"
+                } else {
+                    "bell off"
+                });
+                Effect::Redraw
+            }
             Order::Quit => Effect::Quit,
         }
+    }
+
+    /// The id a command names, else the selected service's; a sentence when there is none.
+    fn service_named(&self, id: Option<String>) -> Result<String, String> {
+        match id {
+            Some(id) if self.snapshot.service(&id).is_some() => Ok(id),
+            Some(id) => Err(format!("no service \"{id}\" in this estate")),
+            None => self
+                .selected_service()
+                .map(|s| s.id.clone())
+                .ok_or_else(|| "nothing selected".to_string()),
+        }
+    }
+
+    /// `s`: the command line, ready to silence the selected service.
+    pub(super) fn open_silence(&mut self) -> Effect {
+        let Some(s) = self.selected_service() else {
+            self.show_note("nothing selected");
+            return Effect::Redraw;
+        };
+        let hint = match &s.silence {
+            Some(v) => format!(
+                "silenced until {} by {}: Enter replaces it; :unsilence lifts it",
+                v.until.format("%H:%M UTC"),
+                v.by.as_deref().unwrap_or("a maintenance window")
+            ),
+            None => "how long and why, like 2h planned failover (Esc cancels)".to_string(),
+        };
+        let mut input = Input::new(Prompt::Command, format!("silence {} ", s.id));
+        input.hint = Some(hint);
+        self.input = Some(input);
+        Effect::Redraw
     }
 
     /// The selected service in the detail view (from wherever the console is).

@@ -141,6 +141,7 @@ const TOP_KEYS: &[&str] = &[
     "kubeconfig",
     "region",
     "service",
+    "maintenance",
 ];
 
 fn read_estate(
@@ -171,6 +172,14 @@ fn read_estate(
     let raw_services = read_array(ctx, &mut top, "service", |ctx, t, span| {
         Some(read_service_raw(ctx, t, span))
     });
+    let ids: Vec<String> = raw_services
+        .iter()
+        .filter_map(|s| s.id.as_ref().map(|i| i.get_ref().clone()))
+        .collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let maintenance = read_array(ctx, &mut top, "maintenance", |ctx, t, span| {
+        super::maintenance::read_maintenance(ctx, t, span, &ids)
+    });
     top.finish(ctx, TOP_KEYS, &|key| {
         matches!(key, "services" | "regions")
             .then(|| format!(" (write [[{}]] for each one)", key.trim_end_matches('s')))
@@ -194,6 +203,7 @@ fn read_estate(
         kubeconfig,
         regions: regions.into_iter().map(|(r, _)| r).collect(),
         services: services.into_iter().map(|s| s.service).collect(),
+        maintenance,
     })
 }
 

@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::evidence::{Change, Evidence};
+
 /// A service's state according to its own probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -82,6 +84,10 @@ pub struct Observation {
     /// Figures and facts for the detail view and the JSON.
     pub metrics: BTreeMap<String, Value>,
     pub queue: Option<QueueFigures>,
+    /// The facts that explain its state, each with its time (newest first once shown).
+    pub evidence: Vec<Evidence>,
+    /// The most recent change the probe saw (a deploy, a rollout, an operation).
+    pub change: Option<Change>,
 }
 
 impl Observation {
@@ -92,6 +98,8 @@ impl Observation {
             error: None,
             metrics: BTreeMap::new(),
             queue: None,
+            evidence: Vec::new(),
+            change: None,
         }
     }
 
@@ -104,6 +112,8 @@ impl Observation {
             error: Some(error),
             metrics: BTreeMap::new(),
             queue: None,
+            evidence: Vec::new(),
+            change: None,
         }
     }
 
@@ -116,12 +126,21 @@ impl Observation {
             error: Some(error),
             metrics: BTreeMap::new(),
             queue: None,
+            evidence: Vec::new(),
+            change: None,
         }
     }
 
     #[must_use]
     pub fn with_error(mut self, error: impl Into<String>) -> Self {
         self.error = Some(error.into());
+        self
+    }
+
+    /// Adds one fact that explains the state.
+    #[must_use]
+    pub fn evidence(mut self, evidence: Evidence) -> Self {
+        self.evidence.push(evidence);
         self
     }
 

@@ -8,9 +8,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::blind::{self, Blindness};
+use super::evidence::{self, Change, ChangeView, Evidence};
 use super::impact::{self, Own};
+use super::silence::{self, Silence, SilenceView};
 use super::{Event, ServiceState, Status};
 use crate::estate::{Estate, Kind};
+use crate::handoff::Handoff;
 
 /// The whole estate's state, as Nagios reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -85,6 +89,18 @@ pub struct ServiceView {
     pub escalation: Option<String>,
     /// Recent errors with their times, newest first.
     pub recent_errors: Vec<ErrorView>,
+    /// The facts that explain its state, each with its time.
+    pub evidence: Vec<Evidence>,
+    /// The most recent change that could explain it: its own, or for an impacted service
+    /// its root cause's.
+    pub change: Option<ChangeView>,
+    /// A command and a console page to look at it with.
+    pub handoff: Handoff,
+    /// The silence or maintenance window covering it now, if any.
+    pub silence: Option<SilenceView>,
+    /// Left out of the overall status, the worst SEV and the exit code: silenced itself, or
+    /// up and impacted only by silenced services.
+    pub silenced: bool,
     #[serde(skip)]
     pub index: usize,
 }
@@ -139,6 +155,8 @@ pub struct Counts {
     pub unknown: usize,
     pub impacted: usize,
     pub stale: usize,
+    /// Services left out of the verdict by a silence or maintenance window.
+    pub silenced: usize,
 }
 
 impl Counts {
@@ -154,6 +172,9 @@ impl Counts {
         }
         if s.stale {
             self.stale += 1;
+        }
+        if s.silenced {
+            self.silenced += 1;
         }
     }
 }
@@ -211,6 +232,8 @@ pub struct Snapshot {
     pub services: Vec<ServiceView>,
     pub regions: Vec<RegionView>,
     pub queues: Vec<QueueView>,
+    /// What opsdeck cannot see, grouped by cause, largest group first.
+    pub blind: Vec<Blindness>,
     #[serde(skip)]
     pub events: Vec<EventView>,
     #[serde(skip)]
@@ -239,6 +262,7 @@ pub(super) fn build(
     estate: &Estate,
     states: &[ServiceState],
     events: &VecDeque<Event>,
+    silences: &[Silence],
     now: DateTime<Utc>,
 ) -> Snapshot {
     let own: Vec<Own> = states
@@ -252,6 +276,15 @@ pub(super) fn build(
         })
         .collect();
     let impacts = impact::compute(estate, &own, now);
+    let changes: Vec<Option<Change>> = states
+        .iter()
+        .map(|st| {
+            Change::latest(
+                st.observation.as_ref().and_then(|o| o.change.clone()),
+                st.runbook_change.clone(),
+            )
+        })
+        .collect();
     let position: std::collections::HashMap<&str, usize> = estate
         .services
         .iter()
@@ -357,11 +390,24 @@ pub(super) fn build(
                         error: e.clone(),
                     })
                     .collect(),
+                silence: None,
+                silenced: false,
+                evidence: evidence::shown(obs, st.observed_at),
+                change: evidence::pick(
+                    i,
+                    &changes,
+                    matches!(status, Status::Down | Status::Degraded),
+                    &imp.impacted_by,
+                )
+                .map(|(at, c)| ChangeView::of(&estate.services[at].id, c)),
+                handoff: crate::handoff::for_service(svc),
                 index: i,
             }
         })
         .collect();
+    silence::mark(&mut services, estate, silences, now);
     services.sort_by_key(order_key);
+    let blind = blind::group(estate, &services);
 
     let mut counts = Counts::default();
     for s in &services {
@@ -370,6 +416,7 @@ pub(super) fn build(
     let status = overall(&services);
     let worst_sev = services
         .iter()
+        .filter(|s| !s.silenced)
         .filter(|s| s.status != Status::Up || s.is_impacted())
         .filter_map(|s| s.sev)
         .min();
@@ -388,7 +435,7 @@ pub(super) fn build(
             {
                 n += 1;
                 counts.add(s);
-                if s.status != Status::Up || s.is_impacted() {
+                if !s.silenced && (s.status != Status::Up || s.is_impacted()) {
                     worst_sev = match (worst_sev, s.sev) {
                         (Some(a), Some(b)) => Some(a.min(b)),
                         (a, b) => a.or(b),
@@ -440,13 +487,15 @@ pub(super) fn build(
         services,
         regions,
         queues,
+        blind,
         events,
         sev_names: estate.sev_names.clone(),
     }
 }
 
-/// Worst first: effective SEV, then root causes before impacted before unknown before up.
-fn order_key(s: &ServiceView) -> (u8, u8, u8, String) {
+/// Worst first: effective SEV, then root causes before impacted before unknown before up;
+/// silenced problems after every live one, before the services that are up.
+fn order_key(s: &ServiceView) -> (u8, u8, u8, u8, String) {
     let class = if s.status == Status::Down || s.status == Status::Degraded {
         0
     } else if s.is_impacted() {
@@ -457,31 +506,31 @@ fn order_key(s: &ServiceView) -> (u8, u8, u8, String) {
         3
     };
     let sev = if class == 3 { 9 } else { s.sev.unwrap_or(9) };
-    (sev, class, s.declared_sev, s.id.clone())
+    let tier = match (class, s.silenced) {
+        (3, _) => 2,
+        (_, true) => 1,
+        _ => 0,
+    };
+    (tier, sev, class, s.declared_sev, s.id.clone())
 }
 
 /// The Nagios verdict (architecture.md): critical for any known SEV 1–2, unknown for a SEV 1–2
 /// service opsdeck cannot vouch for while nothing is critical, warning for anything else amiss.
+/// Silenced services count for nothing.
 fn overall(services: &[ServiceView]) -> Overall {
+    let counted = || services.iter().filter(|s| !s.silenced);
     let known_problem =
-        |s: &&ServiceView| matches!(s.status, Status::Down | Status::Degraded) || s.is_impacted();
-    if services
-        .iter()
-        .filter(known_problem)
+        |s: &ServiceView| matches!(s.status, Status::Down | Status::Degraded) || s.is_impacted();
+    if counted()
+        .filter(|s| known_problem(s))
         .any(|s| s.sev.is_some_and(|v| v <= 2))
     {
         return Overall::Critical;
     }
-    if services
-        .iter()
-        .any(|s| s.is_uncertain() && s.declared_sev <= 2)
-    {
+    if counted().any(|s| s.is_uncertain() && s.declared_sev <= 2) {
         return Overall::Unknown;
     }
-    if services
-        .iter()
-        .any(|s| known_problem(&s) || s.is_uncertain())
-    {
+    if counted().any(|s| known_problem(s) || s.is_uncertain()) {
         return Overall::Warning;
     }
     Overall::Ok

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::model::{Counts, Overall, QueueView, RegionView, ServiceView, Snapshot};
+use crate::model::{Blindness, Counts, Overall, QueueView, RegionView, ServiceView, Snapshot};
 
 pub const SCHEMA: &str = "opsdeck.health/v1";
 
@@ -23,6 +23,9 @@ struct Health<'a> {
     queues: &'a [QueueView],
     /// Estate warnings (e.g. an unset password_env).
     warnings: &'a [String],
+    /// What opsdeck cannot see (credentials, quota, an unreachable cluster), grouped by
+    /// cause with the fix; empty when it sees everything.
+    blind: &'a [Blindness],
 }
 
 /// The JSON text for a snapshot; a timed-out run is UNKNOWN whatever it found.
@@ -46,6 +49,7 @@ pub fn to_json(snapshot: &Snapshot, timed_out: bool, warnings: &[String]) -> Str
         regions: &snapshot.regions,
         queues: &snapshot.queues,
         warnings,
+        blind: &snapshot.blind,
     };
     serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }

@@ -49,6 +49,10 @@ pub fn to_table(snapshot: &Snapshot, timed_out: bool) -> String {
     }
     let mut out = parts.join(" · ");
     out.push('\n');
+    for line in blind_lines(snapshot) {
+        out.push_str(&line);
+        out.push('\n');
+    }
 
     let header = [
         "SEV",
@@ -87,6 +91,29 @@ pub fn to_table(snapshot: &Snapshot, timed_out: bool) -> String {
     out
 }
 
+/// One line per thing opsdeck cannot see: "BLIND: cause (n services: a, b): fix".
+pub(crate) fn blind_lines(snapshot: &Snapshot) -> Vec<String> {
+    snapshot
+        .blind
+        .iter()
+        .map(|b| {
+            let n = b.services.len();
+            let mut names: Vec<&str> = b.services.iter().take(6).map(String::as_str).collect();
+            if n > names.len() {
+                names.push("…");
+            }
+            sanitize(&format!(
+                "BLIND: {} ({n} service{}: {}): {}",
+                b.message,
+                if n == 1 { "" } else { "s" },
+                names.join(", "),
+                b.fix
+            ))
+            .into_owned()
+        })
+        .collect()
+}
+
 fn clip(s: &str) -> String {
     let clean = sanitize(s);
     if clean.chars().count() > MAX_CELL {
@@ -122,10 +149,13 @@ fn row(snapshot: &Snapshot, s: &ServiceView) -> [String; 7] {
         }
         _ => "-".to_string(),
     };
-    let summary = match (&s.error, s.status) {
+    let mut summary = match (&s.error, s.status) {
         (Some(e), st) if st != crate::model::Status::Up || s.stale => e.clone(),
         _ => s.summary.clone(),
     };
+    if let Some(c) = s.change.as_ref().filter(|_| s.state_word() != "up") {
+        summary.push_str(&format!(" · changed {}", c.label(&s.id)));
+    }
     [
         sev,
         status,

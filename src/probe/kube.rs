@@ -3,6 +3,7 @@
 //! local store current through kube::runtime; a probe reads the stores and never polls the
 //! API. A watch that keeps failing makes the services of that context stale, with the reason.
 
+pub mod explain;
 pub mod workload;
 
 use std::collections::HashMap;
@@ -14,7 +15,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Event, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::Api;
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -30,6 +31,8 @@ use workload::Workload;
 
 /// How long a probe waits for a context's first list before calling it stale.
 const FIRST_LIST_WAIT: Duration = Duration::from_secs(4);
+/// How long a probe of a workload that is not up waits for the events' first list.
+const EVENTS_WAIT: Duration = Duration::from_millis(1500);
 
 /// The clusters of one estate, connected on first use.
 pub struct KubeHub {
@@ -48,6 +51,8 @@ pub struct Cluster {
     daemonsets: Watched<DaemonSet>,
     pods: Watched<Pod>,
     hpas: Watched<HorizontalPodAutoscaler>,
+    /// Events, for the evidence of the detail view; never waited on.
+    events: Watched<Event>,
 }
 
 /// One watcher's store and how the watch is faring.
@@ -96,6 +101,7 @@ impl KubeHub {
                 daemonsets: watch(&client),
                 pods: watch(&client),
                 hpas: watch(&client),
+                events: watch(&client),
                 label,
             }))
         })
@@ -176,6 +182,15 @@ where
     K: Resource + Clone + 'static,
     K::DynamicType: Eq + std::hash::Hash + Clone,
 {
+    /// Whether the watch's last attempt failed (and it has not recovered).
+    fn is_failing(&self) -> bool {
+        self.health
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .failing
+            .is_some()
+    }
+
     /// Waits (briefly) for the first list; `Err` says why the data cannot be had or trusted.
     async fn ready(&self, what: &str, cluster: &str) -> Result<(), String> {
         let failing = || {
@@ -307,10 +322,25 @@ impl Cluster {
             }),
             Err(_) => None,
         };
-        Outcome::Observed(workload::observe(
-            found.workload(),
-            &pod_refs,
-            hpa.as_deref(),
-        ))
+        let mut obs = workload::observe(found.workload(), &pod_refs, hpa.as_deref());
+        // Events are read as far as the watch has them: a cluster that does not let opsdeck
+        // watch events only loses this evidence. A workload that is not up waits a moment for
+        // the first list (as `--once` does right after the watch starts), unless that watch
+        // is already failing.
+        if obs.status != crate::model::Status::Up && !self.events.is_failing() {
+            let _ = tokio::time::timeout(EVENTS_WAIT, self.events.store.wait_until_ready()).await;
+        }
+        let events: Vec<Arc<Event>> = self
+            .events
+            .store
+            .state()
+            .into_iter()
+            .filter(|e| explain::concerns(e, namespace, name, &pod_refs))
+            .collect();
+        let event_refs: Vec<&Event> = events.iter().map(AsRef::as_ref).collect();
+        obs.evidence = explain::pod_evidence(&pod_refs);
+        obs.evidence.extend(explain::event_evidence(&event_refs));
+        obs.change = explain::rollout_change(found.workload());
+        Outcome::Observed(obs)
     }
 }

@@ -218,11 +218,13 @@ pub(crate) fn judge_series(
             "labels": labels,
         });
         if !condition.eval(&doc) {
-            failing.push(format!(
-                "{what}{}: {}",
-                label_text(labels),
-                condition.explain(&doc)
-            ));
+            let name = format!("{what}{}", label_text(labels));
+            let why = condition.explain(&doc);
+            failing.push(if name.is_empty() {
+                why
+            } else {
+                format!("{name}: {why}")
+            });
         }
     }
     let n = series.len();
@@ -232,11 +234,12 @@ pub(crate) fn judge_series(
         format!("series of {what}")
     };
     let summary = if n == 1 {
-        format!(
-            "{what}{} = {}",
-            label_text(&series[0].0),
+        let name = format!("{what}{}", label_text(&series[0].0));
+        if name.is_empty() {
             number(series[0].1)
-        )
+        } else {
+            format!("{name} = {}", number(series[0].1))
+        }
     } else if failing.is_empty() {
         format!("{n} {of_what} · all hold `{}`", condition.source())
     } else {
@@ -254,9 +257,12 @@ pub(crate) fn judge_series(
         if more > 0 {
             named.push(format!("and {more} more"));
         }
+        // An unnamed series (a bare aggregate like `sum(up)`) is described by its value alone.
+        let unnamed = what.is_empty() && series.iter().all(|(labels, _)| labels.is_empty());
         obs.error = Some(format!(
-            "up_when `{}` is false for {}",
+            "up_when `{}` is false{}{}",
             condition.source(),
+            if unnamed { ": " } else { " for " },
             named.join("; ")
         ));
     }

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::model::{Observation, Outcome, Status};
+use crate::model::{Evidence, Observation, Outcome, Status};
 pub use connect::Connect;
 pub use info::Info;
 
@@ -184,7 +184,54 @@ pub fn observe(info: &Info, ping: Duration, previous_evicted: Option<u64>) -> Ob
     for (k, v) in metrics {
         obs.metrics.insert(k.to_string(), v);
     }
+    obs.evidence = evidence(&obs.metrics, &risks);
     obs
+}
+
+/// Replication and eviction figures as evidence (timed by the observation itself).
+fn evidence(m: &std::collections::BTreeMap<String, Value>, risks: &[String]) -> Vec<Evidence> {
+    let num = |k: &str| m.get(k).and_then(Value::as_i64);
+    let word = |k: &str| m.get(k).and_then(Value::as_str);
+    let mut out: Vec<Evidence> = risks
+        .iter()
+        .map(|r| Evidence::new("risk", r.clone()))
+        .collect();
+    let replication = if word("role") == Some("replica") {
+        let mut line = format!(
+            "replica of {}, link {}",
+            word("master").unwrap_or("?"),
+            word("master_link_status").unwrap_or("unknown")
+        );
+        if let Some(s) = num("master_link_down_since_seconds").filter(|s| *s > 0) {
+            line.push_str(&format!(", down for {s} s"));
+        }
+        if let Some(s) = num("master_last_io_seconds_ago").filter(|s| *s >= 0) {
+            line.push_str(&format!(", last heard {s} s ago"));
+        }
+        line
+    } else {
+        let mut line = format!(
+            "master, {} of {} replicas online",
+            num("replicas_online").unwrap_or(0),
+            num("connected_replicas").unwrap_or(0)
+        );
+        if let Some(lag) = num("replica_lag_s_max") {
+            line.push_str(&format!(", max lag {lag} s"));
+        }
+        line
+    };
+    out.push(Evidence::new("replication", replication));
+    if let Some(evicted) = num("evicted_keys") {
+        let mut line = format!(
+            "{evicted} keys evicted since start (maxmemory-policy {})",
+            word("maxmemory_policy").unwrap_or("?")
+        );
+        if let Some(pct) = m.get("memory_used_pct").and_then(Value::as_f64) {
+            line.push_str(&format!(", memory at {pct} % of maxmemory"));
+        }
+        out.push(Evidence::new("eviction", line));
+    }
+    out
 }
 
 /// A replica: the link to its master, resync, and how long since it last heard from it.

@@ -43,6 +43,12 @@ pub enum Event {
     /// The run stopped on a signal (SIGHUP, SIGTERM, Ctrl-C) with a step in flight.
     RunInterrupted,
     RunFinished,
+    /// An operator silenced a service (who, why, until when).
+    SilenceAdded,
+    /// An operator lifted a silence before it ran out.
+    SilenceRemoved,
+    /// A silence ran out (recorded by the first opsdeck to notice).
+    SilenceExpired,
 }
 
 impl Event {
@@ -57,6 +63,9 @@ impl Event {
             Event::StepFinished => "step_finished",
             Event::RunInterrupted => "run_interrupted",
             Event::RunFinished => "run_finished",
+            Event::SilenceAdded => "silence_added",
+            Event::SilenceRemoved => "silence_removed",
+            Event::SilenceExpired => "silence_expired",
         }
     }
 }

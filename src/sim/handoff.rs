@@ -51,8 +51,9 @@ impl SimHandle {
 }
 
 /// The estate file `source` (the text `estate` was read from) rewritten so that every
-/// endpoint is the simulator: `[gcp] endpoint` and `metadata_endpoint`, and the url of every
-/// service the simulator serves (as `redirected`, from [`super::redirect`], has it).
+/// endpoint is the simulator: `[gcp] endpoint` and `metadata_endpoint`, the url of every
+/// service the simulator serves (as `redirected`, from [`super::redirect`], has it), the
+/// kubeconfig naming its API servers, and no `password_env` the simulator does not need.
 pub fn ready_estate(source: &str, redirected: &Estate, sim: &SimHandle) -> Result<String, String> {
     let mut doc: Table = source
         .parse()
@@ -71,15 +72,29 @@ pub fn ready_estate(source: &str, redirected: &Estate, sim: &SimHandle) -> Resul
             let id = service
                 .get("id")
                 .and_then(Value::as_str)
-                .unwrap_or_default();
+                .unwrap_or_default()
+                .to_string();
             let url = redirected
-                .service(id)
+                .service(&id)
                 .and_then(|s| url_of(&s.target))
                 .map(str::to_string);
             if let (Some(url), true) = (url, service.contains_key("url")) {
                 service.insert("url".into(), Value::String(url));
             }
+            // The simulator asks for no password where the variable is not set.
+            if redirected
+                .service(&id)
+                .is_some_and(|s| s.target.password_env().is_none())
+            {
+                service.remove("password_env");
+            }
         }
+    }
+    if let Some(path) = sim.kubeconfig_path() {
+        doc.insert(
+            "kubeconfig".into(),
+            Value::String(path.display().to_string()),
+        );
     }
     let body = toml::to_string_pretty(&doc).map_err(|e| format!("cannot write the estate: {e}"))?;
     Ok(format!(

@@ -51,6 +51,7 @@ pub(crate) const KEYS: &[&str] = &[
     "sim.arrival_rate",
     "sim.dispatch_rate",
     "dead_letter_rate",
+    "dead_letters",
     "consumers",
     "messages_unacknowledged",
     "state",
@@ -59,9 +60,8 @@ pub(crate) const KEYS: &[&str] = &[
 
 pub(crate) fn set_problem(key: &str, value: &Value) -> Option<String> {
     let ok = match key {
-        "sim.backlog" | "sim.arrival_rate" | "sim.dispatch_rate" | "dead_letter_rate" => {
-            value.as_f64().is_some_and(|n| n >= 0.0)
-        }
+        "sim.backlog" | "sim.arrival_rate" | "sim.dispatch_rate" | "dead_letter_rate"
+        | "dead_letters" => value.as_f64().is_some_and(|n| n >= 0.0),
         "consumers" | "messages_unacknowledged" => value.as_u64().is_some(),
         "state" => matches!(
             value.as_str(),
@@ -140,7 +140,7 @@ impl Broker {
             self.up = value.as_bool().unwrap_or(true);
             return;
         }
-        if key == "dead_letter_rate" {
+        if key == "dead_letter_rate" || key == "dead_letters" {
             let target = self.queues.get(queue).and_then(|q| q.dead_letter.clone());
             let vhost = self.queues.get(queue).map(|q| q.vhost.clone());
             if let Some(dl) = self
@@ -148,7 +148,12 @@ impl Broker {
                 .iter_mut()
                 .find(|q| Some(&q.vhost) == vhost.as_ref() && Some(&q.name) == target.as_ref())
             {
-                dl.backlog.set_growth(at, value.as_f64().unwrap_or(0.0));
+                let n = value.as_f64().unwrap_or(0.0);
+                if key == "dead_letters" {
+                    dl.backlog.set_depth(at, n);
+                } else {
+                    dl.backlog.set_growth(at, n);
+                }
             }
             return;
         }

@@ -391,6 +391,7 @@ fn lists(
             | "type"
             | "exists"
             | "zcard"
+            | "hlen"
             | "lpush"
             | "rpush"
             | "lpop"
@@ -415,7 +416,9 @@ fn lists(
     let int = |i: usize| args.get(i).and_then(|a| text(a).parse::<i64>().ok());
     match cmd {
         "llen" if args.len() == 2 => Frame::Integer(depth as i64),
-        "zcard" if args.len() == 2 => {
+        // The simulator keeps lists only: a sorted set (Laravel's delayed and reserved jobs) or
+        // a hash (Celery's unacked messages) is always empty.
+        "zcard" | "hlen" if args.len() == 2 => {
             if depth > 0 {
                 Frame::error("WRONGTYPE Operation against a key holding the wrong kind of value")
             } else {
@@ -606,5 +609,9 @@ mod tests {
         ));
         assert_eq!(run(&mut w, &mut master, "DEL celery"), Frame::Integer(1));
         assert_eq!(run(&mut w, &mut master, "LLEN celery"), Frame::Integer(0));
+        assert_eq!(run(&mut w, &mut master, "HLEN unacked"), Frame::Integer(0));
+        assert!(
+            matches!(run(&mut w, &mut master, "HLEN"), Frame::Error(e) if e.contains("wrong number"))
+        );
     }
 }

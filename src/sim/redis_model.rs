@@ -230,7 +230,14 @@ impl RedisWorld {
                         continue;
                     };
                     match key {
-                        "replica.up" => n.up = value.as_bool().unwrap_or(true),
+                        "replica.up" => {
+                            n.up = value.as_bool().unwrap_or(true);
+                            // A node that comes back resynchronises with its master.
+                            if n.up {
+                                n.link_up = true;
+                                n.link_down_since = None;
+                            }
+                        }
                         "lag" => n.lag = number as u64,
                         _ => {
                             n.link_up = value.as_str() != Some("down");
@@ -396,6 +403,9 @@ mod tests {
             w.failover(0),
             Err("NOGOODSLAVE No suitable replica to promote")
         );
+        assert!(!w.link_ok(0), "the old master is down: no link");
+        w.set(0, "replica.up", &json!(true), Duration::from_secs(60));
+        assert!(w.link_ok(0), "back, it resynchronises with the new master");
     }
 
     #[test]

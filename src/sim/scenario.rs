@@ -58,6 +58,10 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../fixtures/scenarios/rate-limited.toml"),
     ),
     (
+        "google-credentials-expired",
+        include_str!("../../fixtures/scenarios/google-credentials-expired.toml"),
+    ),
+    (
         "lumieos-za-region-down",
         include_str!("../../fixtures/scenarios/lumieos-za-region-down.toml"),
     ),

@@ -1,6 +1,7 @@
 //! The header: the estate's name under its environment banner, the worst SEV and the verdict
-//! on the first line (with FROZEN and poller badges on the right); how many services are in
-//! each state on the second; the views as tabs, and the active filter, on the third.
+//! on the first line (with FROZEN and poller badges on the right); when opsdeck cannot see
+//! part of the estate, the blind banner (the cause, the fix, the services it hides) next;
+//! how many services are in each state; the views as tabs, and the active filter, last.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Rect};
@@ -14,8 +15,13 @@ use super::theme::Role;
 use crate::app::{App, STATE_WORDS, View};
 use crate::model::Overall;
 
-/// Rows of the header.
+/// Rows of the header (one more with the blind banner).
 pub const ROWS: u16 = 3;
+
+/// Whether the header carries the blind banner.
+pub fn blind(app: &App) -> bool {
+    !app.snapshot().blind.is_empty()
+}
 
 pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     if area.height == 0 {
@@ -27,12 +33,50 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         ..area
     };
     banner_line(app, theme, row(0), buf);
-    if area.height >= 2 {
-        counts_line(app, theme, row(1), buf);
+    let extra = u16::from(area.height > ROWS && blind(app));
+    if extra == 1 {
+        blind_line(app, theme, row(1), buf);
     }
-    if area.height >= 3 {
-        tabs_line(app, theme, row(2), buf);
+    if area.height >= 2 + extra {
+        counts_line(app, theme, row(1 + extra), buf);
     }
+    if area.height >= 3 + extra {
+        tabs_line(app, theme, row(2 + extra), buf);
+    }
+}
+
+/// "BLIND Google credentials expired or missing: run `gcloud auth …` · 9 services: api, sql…"
+/// for the largest group, with how many other causes there are.
+fn blind_line(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
+    let snap = app.snapshot();
+    let Some(first) = snap.blind.first() else {
+        return;
+    };
+    let n = first.services.len();
+    let mut text = format!(
+        "{}: {} · {n} service{}: {}",
+        first.message,
+        first.fix,
+        if n == 1 { "" } else { "s" },
+        first.services.join(", ")
+    );
+    if snap.blind.len() > 1 {
+        text = format!(
+            "{text} · and {} more cause{}",
+            snap.blind.len() - 1,
+            if snap.blind.len() == 2 { "" } else { "s" }
+        );
+    }
+    let style = theme.style(Role::Unknown);
+    let line = Line::from(vec![
+        Span::styled(" BLIND ", style.add_modifier(Modifier::REVERSED)),
+        Span::raw(" "),
+        Span::styled(
+            fit(&sanitize(&text), usize::from(area.width).saturating_sub(8)).into_owned(),
+            style,
+        ),
+    ]);
+    Paragraph::new(line).render(area, buf);
 }
 
 fn banner_line(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {

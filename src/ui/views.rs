@@ -2,6 +2,7 @@
 //! and the [`Theme`](crate::ui::Theme), reading the app and never changing it.
 
 pub mod detail;
+mod detail_explain;
 pub mod events;
 pub mod failure_map;
 pub mod queues;

@@ -5,7 +5,8 @@ use serde_json::Value;
 
 use super::batch::find;
 use super::{Google, enum_field, text};
-use crate::model::{Observation, Outcome, Status};
+use crate::model::evidence_time as parse_time;
+use crate::model::{Change, ChangeKind, Evidence, Observation, Outcome, Status};
 
 const API: &str = "Cloud Run Admin API";
 
@@ -155,7 +156,91 @@ pub fn observe(doc: &Value) -> Observation {
     put("uri", text(doc, "uri").map(Value::from));
     put("update_time", text(doc, "updateTime").map(Value::from));
     put("last_modifier", text(doc, "lastModifier").map(Value::from));
+    obs.evidence = evidence(doc);
+    obs.change = change(doc, ready, created);
     obs
+}
+
+/// The terminal condition and every condition that has not succeeded, with their reasons,
+/// messages and transition times; all of it is in the `services.list` answer already.
+fn evidence(doc: &Value) -> Vec<Evidence> {
+    let mut out = Vec::new();
+    let mut add = |source: &str, c: &Value| {
+        let state = c
+            .get("state")
+            .and_then(|v| enum_field(v, CONDITION_STATES))
+            .unwrap_or("STATE_UNSPECIFIED");
+        if state == "CONDITION_SUCCEEDED" {
+            return;
+        }
+        let kind = text(c, "type").unwrap_or("condition");
+        let reason = text(c, "reason").or_else(|| text(c, "revisionReason"));
+        let mut line = format!("{kind} {state}");
+        if let Some(r) = reason {
+            line.push_str(&format!(" ({r})"));
+        }
+        if let Some(m) = text(c, "message").filter(|m| !m.is_empty()) {
+            line.push_str(&format!(": {m}"));
+        }
+        let at = text(c, "lastTransitionTime").and_then(parse_time);
+        out.push(Evidence::new(source, line).at(at));
+    };
+    if let Some(t) = doc.get("terminalCondition") {
+        add("terminalCondition", t);
+    }
+    for c in doc
+        .get("conditions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        add("condition", c);
+    }
+    out
+}
+
+/// The latest revision and when it took traffic: the service's `updateTime` is its last
+/// deploy, and a later `RoutesReady` transition is when traffic last moved.
+fn change(doc: &Value, ready: Option<&str>, created: Option<&str>) -> Option<Change> {
+    let revision = created.or(ready)?;
+    let updated = text(doc, "updateTime").and_then(parse_time);
+    let routed = doc
+        .get("conditions")
+        .and_then(Value::as_array)
+        .and_then(|cs| cs.iter().find(|c| text(c, "type") == Some("RoutesReady")))
+        .and_then(|c| text(c, "lastTransitionTime"))
+        .and_then(parse_time);
+    let at = match (updated, routed) {
+        (Some(u), Some(r)) => Some(u.max(r)),
+        (u, r) => u.or(r),
+    };
+    let percent: Option<u64> = doc
+        .get("trafficStatuses")
+        .and_then(Value::as_array)
+        .map(|ts| {
+            ts.iter()
+                .filter(|t| {
+                    text(t, "type") == Some("TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST")
+                        || text(t, "revision").map(short_revision) == Some(revision)
+                })
+                .filter_map(|t| t.get("percent").and_then(Value::as_u64))
+                .sum()
+        });
+    let by = text(doc, "lastModifier")
+        .map(|m| format!(" (by {m})"))
+        .unwrap_or_default();
+    let text = if ready.is_some() && ready != created {
+        format!(
+            "revision {revision} deployed but not ready; traffic stays on {}{by}",
+            ready.unwrap_or("?")
+        )
+    } else {
+        match percent {
+            Some(p) if p > 0 => format!("revision {revision} took {p}% of traffic{by}"),
+            _ => format!("revision {revision} deployed{by}"),
+        }
+    };
+    Some(Change::new(ChangeKind::Deploy, at, text).short(revision.to_string()))
 }
 
 #[cfg(test)]
@@ -201,5 +286,36 @@ mod tests {
         );
         let none = json!({"terminalCondition": {"state": 3}});
         assert_eq!(observe(&none).status, Status::Down);
+    }
+
+    #[test]
+    fn failed_conditions_are_evidence_and_the_revision_is_the_change() {
+        let doc = json!({
+            "terminalCondition": {"type": "Ready", "state": "CONDITION_FAILED", "reason": "HEALTH_CHECK_CONTAINER_ERROR",
+                "message": "Revision 's-00008' is failing its liveness probe.", "lastTransitionTime": "2026-01-01T14:05:00Z"},
+            "conditions": [
+                {"type": "RoutesReady", "state": "CONDITION_SUCCEEDED", "lastTransitionTime": "2026-01-01T14:02:00Z"},
+                {"type": "ConfigurationsReady", "state": "CONDITION_FAILED", "reason": "HEALTH_CHECK_CONTAINER_ERROR", "lastTransitionTime": "2026-01-01T14:05:00Z"}
+            ],
+            "updateTime": "2026-01-01T14:01:00Z",
+            "lastModifier": "deployer@p.iam.gserviceaccount.com",
+            "latestReadyRevision": "projects/p/locations/l/services/s/revisions/s-00008",
+            "latestCreatedRevision": "projects/p/locations/l/services/s/revisions/s-00008",
+            "trafficStatuses": [{"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST", "percent": 100}]
+        });
+        let obs = observe(&doc);
+        assert_eq!(obs.evidence.len(), 2, "{:?}", obs.evidence);
+        assert_eq!(
+            obs.evidence[0].text,
+            "Ready CONDITION_FAILED (HEALTH_CHECK_CONTAINER_ERROR): Revision 's-00008' is failing its liveness probe."
+        );
+        assert_eq!(obs.evidence[0].at, parse_time("2026-01-01T14:05:00Z"));
+        let change = obs.change.expect("a change");
+        assert_eq!(
+            change.text,
+            "revision s-00008 took 100% of traffic (by deployer@p.iam.gserviceaccount.com)"
+        );
+        assert_eq!(change.at, parse_time("2026-01-01T14:02:00Z"));
+        assert_eq!(change.short, "s-00008");
     }
 }

@@ -5,7 +5,8 @@ use serde_json::Value;
 
 use super::batch::find;
 use super::{Google, enum_field, text};
-use crate::model::{Observation, Outcome, Status};
+use crate::model::evidence_time as parse_time;
+use crate::model::{Change, ChangeKind, Evidence, Observation, Outcome, Status};
 
 const API: &str = "Cloud SQL Admin API";
 
@@ -36,12 +37,71 @@ pub async fn probe(google: &Google, project: &str, instance: &str) -> Outcome {
         .await;
     match listed {
         Ok(items) => Outcome::Observed(match find(&items, instance) {
-            Some(doc) => observe(doc),
+            Some(doc) => {
+                let mut obs = observe(doc);
+                // The list carries no operations. One more call, `operations.list` for this
+                // instance, is made only while it is not up: a healthy estate costs nothing
+                // extra, and a failing instance's last failover, maintenance or restore is
+                // the likeliest explanation. A failure here only loses that evidence.
+                if obs.status != Status::Up {
+                    let url = google.client().url(
+                        "sqladmin.googleapis.com",
+                        &format!(
+                            "v1/projects/{project}/operations?instance={instance}&maxResults=5"
+                        ),
+                    );
+                    if let Ok(doc) = google.client().get_json(&url).await {
+                        add_operations(&mut obs, &doc);
+                    }
+                }
+                obs
+            }
             None => Observation::down(format!(
                 "Cloud SQL instance '{instance}' is not among the instances of project '{project}'"
             )),
         }),
         Err(e) => e.outcome(API, &format!("Cloud SQL instance '{instance}'")),
+    }
+}
+
+/// The instance's recent operations (newest first, as `operations.list` answers) as
+/// evidence, and the newest as the change that may explain its state.
+pub fn add_operations(obs: &mut Observation, list: &Value) {
+    let Some(items) = list.get("items").and_then(Value::as_array) else {
+        return;
+    };
+    for (n, op) in items.iter().take(3).enumerate() {
+        let kind = text(op, "operationType").unwrap_or("operation");
+        let status = text(op, "status").unwrap_or("?");
+        let at = ["endTime", "startTime", "insertTime"]
+            .iter()
+            .find_map(|k| text(op, k))
+            .and_then(parse_time);
+        let failed = op
+            .pointer("/error/errors/0/message")
+            .and_then(Value::as_str)
+            .map(|m| format!(", failed: {m}"))
+            .unwrap_or_default();
+        let by = text(op, "user")
+            .map(|u| format!(" by {u}"))
+            .unwrap_or_default();
+        let line = format!("{kind} {status}{by}{failed}");
+        obs.evidence
+            .push(Evidence::new("operation", line.clone()).at(at));
+        if n == 0 {
+            let started = ["startTime", "insertTime"]
+                .iter()
+                .find_map(|k| text(op, k))
+                .and_then(parse_time);
+            obs.change = Some(
+                Change::new(
+                    ChangeKind::Operation,
+                    started.or(at),
+                    format!("Cloud SQL {line}"),
+                )
+                .short(kind.to_lowercase()),
+            );
+        }
     }
 }
 
@@ -98,6 +158,16 @@ pub fn observe(doc: &Value) -> Observation {
         summary.push_str(&format!(" · {z}"));
     }
     let mut obs = Observation::new(status, summary);
+    if status != Status::Up {
+        let mut line = format!("state {state}");
+        if let Some(z) = zone {
+            line.push_str(&format!(" in {z}"));
+        }
+        if let Some(w) = &why {
+            line.push_str(&format!(": {w}"));
+        }
+        obs.evidence.push(Evidence::new("instance", line));
+    }
     obs.error = why;
     let backup = settings.get("backupConfiguration");
     let mut put = |k: &str, v: Option<Value>| {
@@ -170,6 +240,32 @@ mod tests {
         assert_eq!(obs.status, Status::Up);
         assert_eq!(obs.metrics["instance_type"], json!("READ_REPLICA_INSTANCE"));
         assert!(obs.metrics.contains_key("master"));
+    }
+
+    #[test]
+    fn the_last_operation_is_the_change_and_each_is_evidence() {
+        let mut obs = observe(
+            &json!({"state": "FAILED", "databaseVersion": "POSTGRES_16", "gceZone": "europe-west1-b"}),
+        );
+        assert_eq!(
+            obs.evidence[0].text,
+            "state FAILED in europe-west1-b: the instance is FAILED"
+        );
+        let list = json!({"kind": "sql#operationsList", "items": [
+            {"kind":"sql#operation","name":"a1","operationType":"FAILOVER","status":"DONE",
+             "user":"ops@example.com","insertTime":"2025-05-03T10:00:00.000Z","startTime":"2025-05-03T10:00:01.000Z","endTime":"2025-05-03T10:01:30.000Z"},
+            {"kind":"sql#operation","name":"a0","operationType":"MAINTENANCE","status":"DONE",
+             "insertTime":"2025-05-02T03:00:00.000Z",
+             "error":{"kind":"sql#operationErrors","errors":[{"kind":"sql#operationError","code":"X","message":"disk full"}]}}
+        ]});
+        add_operations(&mut obs, &list);
+        let change = obs.change.expect("a change");
+        assert_eq!(change.kind, ChangeKind::Operation);
+        assert_eq!(change.text, "Cloud SQL FAILOVER DONE by ops@example.com");
+        assert_eq!(change.at, parse_time("2025-05-03T10:00:01Z"));
+        assert_eq!(obs.evidence.len(), 3);
+        assert_eq!(obs.evidence[2].text, "MAINTENANCE DONE, failed: disk full");
+        assert_eq!(obs.evidence[1].at, parse_time("2025-05-03T10:01:30Z"));
     }
 
     #[test]

@@ -163,9 +163,18 @@ impl Connect {
 /// error text (what the operating system or TLS said).
 fn root_cause(e: &RedisError) -> String {
     if let Some(code) = e.code() {
-        return format!("{code} {}", e.detail().unwrap_or_default())
-            .trim()
-            .to_string();
+        let detail = e.detail().unwrap_or_default().trim();
+        // A reply inside a pipeline carries its words in the error's text, not its detail.
+        return if detail.is_empty() {
+            let full = e.to_string();
+            if full.trim().is_empty() {
+                code.to_string()
+            } else {
+                full
+            }
+        } else {
+            format!("{code} {detail}")
+        };
     }
     let mut root: &dyn std::error::Error = e;
     while let Some(next) = root.source() {

@@ -1,11 +1,14 @@
 //! A Redis Sentinel, judged by what it knows of its masters: `SENTINEL MASTERS` (address,
-//! flags, replicas, other sentinels, quorum) and `SENTINEL CKQUORUM` (can a failover be
-//! authorised right now).
+//! flags, replicas, other sentinels, quorum), `SENTINEL REPLICAS` (is any replica in sync, so
+//! that a failover has somewhere to go) and `SENTINEL CKQUORUM` (can a failover be authorised
+//! right now).
 //!
 //! Status rules, per master (the worst master wins when the estate names none): flagged
 //! `o_down` → down; flagged `s_down` or `disconnected`, a failover in progress, no replica to
-//! fail over to, or a quorum check that fails → degraded. A master name the sentinel does not
-//! monitor → unknown (opsdeck cannot ask about it there).
+//! fail over to (none at all, or none whose link to the master is `ok`), or a quorum check
+//! that fails → degraded. A master name the sentinel does not monitor → unknown (opsdeck
+//! cannot ask about it there). `masters_serving` counts the masters clients can use right
+//! now (neither down nor being failed over), whatever their replicas.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -34,6 +37,7 @@ pub(super) async fn look(
         Err(e) => return connect.failure(&e),
     };
     let mut quorum = BTreeMap::new();
+    let mut replicas = BTreeMap::new();
     for m in &masters {
         let Some(name) = m.get("name") else { continue };
         if wanted.is_some_and(|w| w != name) {
@@ -50,8 +54,17 @@ pub(super) async fn look(
                 format!("{code} {detail}").trim().to_string()
             });
         quorum.insert(name.clone(), answer);
+        // A sentinel that cannot list the replicas leaves them unjudged, not the master down.
+        if let Ok(list) = redis::cmd("SENTINEL")
+            .arg("REPLICAS")
+            .arg(name)
+            .query_async::<Vec<MasterFields>>(conn)
+            .await
+        {
+            replicas.insert(name.clone(), list);
+        }
     }
-    let mut obs = observe(&masters, wanted, &quorum);
+    let mut obs = observe(&masters, wanted, &quorum, &replicas);
     let ping_ms = (ping.as_secs_f64() * 10_000.0).round() / 10.0;
     obs.metrics.insert("ping_ms".to_string(), ping_ms.into());
     obs.metrics
@@ -59,12 +72,15 @@ pub(super) async fn look(
     obs
 }
 
-/// The status of a Sentinel's view: its masters, the one the estate names (if any) and the
-/// answers of `SENTINEL CKQUORUM` per master name (`Err` holds the server's words).
+/// The status of a Sentinel's view: its masters, the one the estate names (if any), the
+/// answers of `SENTINEL CKQUORUM` per master name (`Err` holds the server's words) and the
+/// replicas `SENTINEL REPLICAS` lists per master name (a master missing there is not judged on
+/// its replicas' links).
 pub fn observe(
     masters: &[MasterFields],
     wanted: Option<&str>,
     quorum: &BTreeMap<String, Result<String, String>>,
+    replicas: &BTreeMap<String, Vec<MasterFields>>,
 ) -> Observation {
     let chosen: Vec<&MasterFields> = masters
         .iter()
@@ -93,7 +109,7 @@ pub fn observe(
     let mut lines = Vec::new();
     let mut per_master = serde_json::Map::new();
     for m in &chosen {
-        let (status, why, line, figures) = judge(m, quorum);
+        let (status, why, line, figures) = judge(m, quorum, replicas);
         if status.rank() < worst.rank() {
             worst = status;
         }
@@ -105,10 +121,17 @@ pub fn observe(
     if !reasons.is_empty() {
         obs.error = Some(format!("{}.", reasons.join("; ")));
     }
-    obs.metrics
-        .insert("masters".to_string(), Value::Object(per_master));
+
     obs.metrics
         .insert("masters_monitored".to_string(), masters.len().into());
+    let serving = per_master
+        .values()
+        .filter(|m| m["serving"] == Value::Bool(true))
+        .count();
+    obs.metrics
+        .insert("masters_serving".to_string(), serving.into());
+    obs.metrics
+        .insert("masters".to_string(), Value::Object(per_master));
     obs
 }
 
@@ -116,6 +139,7 @@ pub fn observe(
 fn judge(
     m: &MasterFields,
     quorum: &BTreeMap<String, Result<String, String>>,
+    listed: &BTreeMap<String, Vec<MasterFields>>,
 ) -> (Status, Vec<String>, String, Value) {
     let name = m.get("name").map_or("?", String::as_str);
     let address = format!(
@@ -153,8 +177,45 @@ fn judge(
     if has("failover_in_progress") || failover.is_some() {
         why.push(format!("a failover of master '{name}' is in progress"));
     }
+    // The master answers and Sentinel is not moving it: clients reach a healthy master, even
+    // when there is nothing left to fail over to.
+    let serving = !has("o_down")
+        && !has("s_down")
+        && !has("disconnected")
+        && !has("failover_in_progress")
+        && failover.is_none();
+    let in_sync = listed.get(name).map(|list| {
+        list.iter()
+            .filter(|r| {
+                let flags = r.get("flags").map_or("", String::as_str);
+                r.get("master-link-status").map(String::as_str) == Some("ok")
+                    && !flags
+                        .split(',')
+                        .any(|f| matches!(f, "s_down" | "o_down" | "disconnected"))
+            })
+            .count()
+    });
     if replicas == 0 {
         why.push(format!("master '{name}' has no replica to fail over to"));
+    } else if in_sync == Some(0) {
+        let links: Vec<String> = listed
+            .get(name)
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                format!(
+                    "{}:{} link {}",
+                    r.get("ip").map_or("?", String::as_str),
+                    r.get("port").map_or("?", String::as_str),
+                    r.get("master-link-status")
+                        .map_or("unknown", String::as_str)
+                )
+            })
+            .collect();
+        why.push(format!(
+            "no replica of master '{name}' is in sync to fail over to ({})",
+            links.join(", ")
+        ));
     }
     if let Some(Err(words)) = quorum.get(name) {
         why.push(format!(
@@ -180,6 +241,8 @@ fn judge(
         "sentinels": sentinels,
         "quorum": quorum_needed,
         "quorum_reachable": quorum.get(name).map(Result::is_ok),
+        "replicas_in_sync": in_sync,
+        "serving": serving,
     });
     (status, why, line, figures)
 }
@@ -220,7 +283,12 @@ mod tests {
 
     #[test]
     fn a_healthy_master_is_up_with_its_topology_in_the_summary() {
-        let obs = observe(&[healthy("mymaster")], Some("mymaster"), &ok("mymaster"));
+        let obs = observe(
+            &[healthy("mymaster")],
+            Some("mymaster"),
+            &ok("mymaster"),
+            &BTreeMap::new(),
+        );
         assert_eq!(obs.status, Status::Up, "{:?}", obs.error);
         assert_eq!(
             obs.summary,
@@ -233,12 +301,12 @@ mod tests {
     fn objectively_down_is_down_and_subjectively_down_is_degraded() {
         let mut m = healthy("mymaster");
         m.insert("flags".into(), "master,s_down,o_down".into());
-        let obs = observe(&[m.clone()], None, &ok("mymaster"));
+        let obs = observe(&[m.clone()], None, &ok("mymaster"), &BTreeMap::new());
         assert_eq!(obs.status, Status::Down);
         assert!(obs.error.expect("error").contains("objectively down"));
         m.insert("flags".into(), "master,s_down".into());
         assert_eq!(
-            observe(&[m], None, &ok("mymaster")).status,
+            observe(&[m], None, &ok("mymaster"), &BTreeMap::new()).status,
             Status::Degraded
         );
     }
@@ -247,7 +315,7 @@ mod tests {
     fn no_replica_or_no_quorum_degrades() {
         let mut m = healthy("mymaster");
         m.insert("num-slaves".into(), "0".into());
-        let obs = observe(&[m], None, &ok("mymaster"));
+        let obs = observe(&[m], None, &ok("mymaster"), &BTreeMap::new());
         assert_eq!(obs.status, Status::Degraded);
         assert_eq!(
             obs.error.as_deref(),
@@ -257,14 +325,19 @@ mod tests {
             "mymaster".to_string(),
             Err("NOQUORUM 1 usable Sentinels. Not enough available Sentinels to reach the specified quorum for this master".to_string()),
         )]);
-        let obs = observe(&[healthy("mymaster")], None, &noquorum);
+        let obs = observe(&[healthy("mymaster")], None, &noquorum, &BTreeMap::new());
         assert_eq!(obs.status, Status::Degraded);
         assert!(obs.error.expect("error").contains("NOQUORUM"));
     }
 
     #[test]
     fn an_unmonitored_master_name_is_unknown_and_lists_the_known_ones() {
-        let obs = observe(&[healthy("a"), healthy("b")], Some("c"), &BTreeMap::new());
+        let obs = observe(
+            &[healthy("a"), healthy("b")],
+            Some("c"),
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+        );
         assert_eq!(obs.status, Status::Unknown);
         assert_eq!(
             obs.error.as_deref(),
@@ -276,8 +349,37 @@ mod tests {
     fn without_a_name_the_worst_master_wins() {
         let mut bad = healthy("b");
         bad.insert("flags".into(), "master,o_down".into());
-        let obs = observe(&[healthy("a"), bad], None, &ok("a"));
+        let obs = observe(&[healthy("a"), bad], None, &ok("a"), &BTreeMap::new());
         assert_eq!(obs.status, Status::Down);
         assert_eq!(obs.metrics["masters_monitored"], 2);
+    }
+
+    #[test]
+    fn a_replica_whose_link_is_down_leaves_nothing_to_fail_over_to() {
+        let replica = |link: &str| {
+            master(&[
+                ("ip", "10.0.0.6"),
+                ("port", "6379"),
+                ("flags", "slave"),
+                ("master-link-status", link),
+            ])
+        };
+        let broken = BTreeMap::from([("mymaster".to_string(), vec![replica("err")])]);
+        let obs = observe(&[healthy("mymaster")], None, &ok("mymaster"), &broken);
+        assert_eq!(obs.status, Status::Degraded);
+        assert_eq!(
+            obs.metrics["masters_serving"], 1,
+            "the master itself serves"
+        );
+        assert_eq!(
+            obs.error.as_deref(),
+            Some(
+                "no replica of master 'mymaster' is in sync to fail over to (10.0.0.6:6379 link err)."
+            )
+        );
+        let fine = BTreeMap::from([("mymaster".to_string(), vec![replica("ok")])]);
+        let obs = observe(&[healthy("mymaster")], None, &ok("mymaster"), &fine);
+        assert_eq!(obs.status, Status::Up);
+        assert_eq!(obs.metrics["masters"]["mymaster"]["replicas_in_sync"], 1);
     }
 }

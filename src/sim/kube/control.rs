@@ -460,6 +460,9 @@ fn update(
     if cond.status == status && cond.reason == reason && cond.message == message {
         return false;
     }
+    // A zero time reads as "since the cluster was created" (objects.rs); a change at the
+    // scenario's first instant is a change all the same.
+    let at = at.max(Duration::from_micros(1));
     if cond.status != status {
         cond.transition = at;
     }
@@ -479,11 +482,12 @@ pub(crate) fn budget(kind: WorkloadKind, replicas: u32) -> (u32, u32) {
     }
 }
 
-/// How many times a crash-looping container has restarted after running for `elapsed`, and
-/// when it last did: it runs about five seconds, then kubelet's back-off doubles from 10 s
-/// to five minutes.
+/// How many times a crash-looping container has terminated `elapsed` after its fault began,
+/// and when it last did: it exits at once (a crash loop is what you find, not what you wait
+/// for), then kubelet restarts it after a back-off that doubles from 10 s to five minutes, and
+/// each new run lasts about five seconds.
 pub(crate) fn restarts_by(elapsed: Duration) -> (u32, Option<Duration>) {
-    let mut t = Duration::from_secs(5);
+    let mut t = Duration::ZERO;
     let mut backoff = Duration::from_secs(10);
     let mut count = 0;
     let mut last = None;
@@ -516,9 +520,10 @@ mod tests {
 
     #[test]
     fn crash_loops_back_off_like_kubelet() {
-        assert_eq!(restarts_by(s(4)), (0, None));
-        assert_eq!(restarts_by(s(5)), (1, Some(s(5))));
-        assert_eq!(restarts_by(s(20)).0, 2);
+        assert_eq!(restarts_by(s(0)), (1, Some(s(0))));
+        assert_eq!(restarts_by(s(14)), (1, Some(s(0))));
+        assert_eq!(restarts_by(s(15)), (2, Some(s(15))));
+        assert_eq!(restarts_by(s(40)).0, 3);
         assert_eq!(restarts_by(s(3600)).0, 16);
     }
 

@@ -1,7 +1,8 @@
 //! The detail view: one service in full. Who it is and who to call, its status and SEV and
 //! since when, its error, summary and fallback, what takes it down and what it takes down,
 //! every latest observation and metric, its queue figures, the last errors with their times,
-//! its dependencies and dependents, and the runbooks the estate links to it. One column,
+//! its dependencies and dependents, the runbooks the estate links to it, the evidence and
+//! the last change that explain its state, and what to copy to hand it off. One column,
 //! scrolled with the arrows; two side by side on wide terminals.
 
 use ratatui::buffer::Buffer;
@@ -119,7 +120,7 @@ fn columns(sections: &[Section], width: u16, title_style: Style) -> Vec<Vec<Line
     vec![render(&sections[..split]), render(&sections[split..])]
 }
 
-fn pair(theme: &Theme, label: &str, value: Vec<Span<'static>>) -> Line<'static> {
+pub(super) fn pair(theme: &Theme, label: &str, value: Vec<Span<'static>>) -> Line<'static> {
     let mut spans = vec![Span::styled(
         format!(" {label:<w$} ", w = LABEL - 2),
         theme.muted(),
@@ -196,6 +197,12 @@ fn sections(snap: &Snapshot, app: &App, s: &ServiceView, theme: &Theme) -> Vec<S
         )),
     }
     head.push(Line::from(status));
+    if let Some(silence) = app::silence_sentence(s) {
+        head.push(Line::from(Span::styled(
+            format!(" {}", sanitize(&silence)),
+            theme.accent(),
+        )));
+    }
     let data = match (s.observed_at, s.stale) {
         (None, _) if s.pending => Line::from(Span::styled(" not probed yet", theme.muted())),
         (None, _) => Line::from(Span::styled(" never observed", theme.muted())),
@@ -296,10 +303,21 @@ fn sections(snap: &Snapshot, app: &App, s: &ServiceView, theme: &Theme) -> Vec<S
             lines: now,
         },
         Section {
+            title: "Evidence",
+            lines: super::detail_explain::evidence_lines(snap, s, theme),
+        },
+        Section {
+            title: "What changed",
+            lines: super::detail_explain::change_lines(snap, s, theme),
+        },
+        Section {
             title: "Observations",
             lines: metrics,
         },
     ];
+    // Nothing to explain (a healthy service, or a kind whose probe reports no evidence):
+    // the space goes to what follows.
+    out.retain(|sec| !sec.lines.is_empty());
     if let Some(q) = app
         .selected()
         .and_then(|i| app.rows().queue_of[i])
@@ -433,6 +451,10 @@ fn sections(snap: &Snapshot, app: &App, s: &ServiceView, theme: &Theme) -> Vec<S
         } else {
             runbooks
         },
+    });
+    out.push(Section {
+        title: "Hand-off",
+        lines: super::detail_explain::handoff_lines(s, theme),
     });
     out
 }

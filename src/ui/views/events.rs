@@ -1,6 +1,7 @@
 //! The events view: status transitions (and refreshes starting to fail or working again),
 //! newest first, each with its time (UTC), the service, the change as glyphs and words, and
-//! what the probe said. Filtered by the same `/` filter as the services.
+//! what the probe said. Filtered by the same `/` filter as the services. Above them, while it
+//! lasts, the attention line: the latest new SEV 1–2 problems (the ones the bell rang for).
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
@@ -29,8 +30,28 @@ const DISPLAY: [usize; 4] = [TIME, SERVICE, CHANGE, TEXT];
 const PRIORITY: [usize; 4] = [TIME, SERVICE, CHANGE, TEXT];
 
 /// Rows of events that fit in a body area of this size.
-pub fn list_rows(body: Rect) -> usize {
-    usize::from(body.height.saturating_sub(1))
+pub fn list_rows(app: &App, body: Rect) -> usize {
+    let attention = u16::from(app.attention().is_some());
+    usize::from(body.height.saturating_sub(1 + attention))
+}
+
+/// "✖ new SEV1 at 03:12:05: sql, api · the bell rang".
+fn attention_text(app: &App, theme: &Theme) -> Option<(String, ratatui::style::Style)> {
+    let a = app.attention()?;
+    let snap = app.snapshot();
+    let bell = if a.rang { "the bell rang" } else { "bell off" };
+    Some((
+        format!(
+            "{} new {} at {}: {} · {bell}",
+            theme.state("down").0,
+            snap.sev_name(a.sev),
+            a.at.format("%H:%M:%S"),
+            a.services.join(", ")
+        )
+        .trim_start()
+        .to_string(),
+        theme.sev(Some(a.sev)),
+    ))
 }
 
 fn from_word(e: &EventView) -> &'static str {
@@ -45,6 +66,23 @@ impl Widget for &EventsView<'_> {
         let app = self.app;
         let snap = app.snapshot();
         let theme = self.theme;
+        let area = match attention_text(app, theme) {
+            Some((text, style)) => {
+                let w = usize::from(area.width);
+                buf.set_line(
+                    area.x,
+                    area.y,
+                    &Line::from(Span::styled(clean(&text, w), style)),
+                    area.width,
+                );
+                Rect {
+                    y: area.y + 1,
+                    height: area.height - 1,
+                    ..area
+                }
+            }
+            None => area,
+        };
         let rows = &app.rows().events;
         if rows.is_empty() {
             let text = if snap.events.is_empty() {

@@ -99,7 +99,7 @@ fn wants(app: &App, theme: &Theme) -> Vec<Want> {
     let w = app.rows().map_widths;
     let title = |c: usize| width(TITLES[c]);
     let status = [
-        "down", "degraded", "impacted", "unknown", "up", "loading", "stale",
+        "down", "degraded", "impacted", "unknown", "up", "loading", "stale", "silenced",
     ]
     .iter()
     .map(|word| width(theme.state(word).0) + 1 + width(word))
@@ -236,6 +236,14 @@ pub fn empty_message(app: &App) -> Option<String> {
 fn cell(snap: &Snapshot, s: &ServiceView, col: usize, w: usize, theme: &Theme) -> Cell<'static> {
     let word = app::shown_state(s);
     match col {
+        // A silenced service keeps its state's glyph and says "silenced", muted.
+        STATUS if s.silenced => {
+            let (glyph, _) = theme.state(word);
+            Cell::from(Span::styled(
+                clean(&format!("{glyph} silenced"), w),
+                theme.muted(),
+            ))
+        }
         STATUS => {
             let (glyph, style) = theme.state(word);
             Cell::from(Span::styled(clean(&format!("{glyph} {word}"), w), style))
@@ -243,7 +251,11 @@ fn cell(snap: &Snapshot, s: &ServiceView, col: usize, w: usize, theme: &Theme) -
         SEV => match s.sev {
             Some(level) => Cell::from(Span::styled(
                 clean(&theme.sev_label(level, snap.sev_name(level)), w),
-                theme.sev(Some(level)),
+                if s.silenced {
+                    theme.muted()
+                } else {
+                    theme.sev(Some(level))
+                },
             )),
             None => Cell::from(Span::styled("-", theme.muted())),
         },
@@ -268,7 +280,27 @@ fn cell(snap: &Snapshot, s: &ServiceView, col: usize, w: usize, theme: &Theme) -
             };
             Cell::from(Span::styled(text, style))
         }
-        SUMMARY => Cell::from(clean(&s.summary, w)),
+        SUMMARY if s.silenced => Cell::from(Line::from(vec![
+            Span::styled(
+                clean(
+                    &format!("{} · ", app::silence_mark(s).unwrap_or_default()),
+                    w,
+                ),
+                theme.muted(),
+            ),
+            Span::raw(clean(&s.summary, w)),
+        ])),
+        SUMMARY => match s.change.as_ref().filter(|_| word != "up") {
+            // What changed last, beside what is wrong: "it broke right after the 14:02 deploy".
+            Some(c) => Cell::from(Line::from(vec![
+                Span::styled(
+                    clean(&format!("changed {} · ", c.label(&s.id)), w),
+                    theme.accent(),
+                ),
+                Span::raw(clean(&s.summary, w)),
+            ])),
+            None => Cell::from(clean(&s.summary, w)),
+        },
         _ => age_cell(snap, s, w, theme),
     }
 }
