@@ -210,7 +210,9 @@ async fn run_loop(
                     control: &mut console.control,
                 };
                 estate_reload::apply(update, &mut console.reloading, &mut live, app);
+                // The footer says what became of the edit, even when no row changed.
                 pending.snapshot = true;
+                pending.draw = true;
             }
             Wake::Report(None) => {
                 reports_open = false;

@@ -345,3 +345,57 @@ fn sighup_from_a_dropped_session_restores_the_terminal() {
     );
     assert_eq!(s.pane_field("#{cursor_flag}"), "1", "cursor shown again");
 }
+
+#[test]
+fn editing_the_estate_file_reloads_it_and_a_broken_edit_keeps_the_last_good_one() {
+    if !require_or_skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let estate = dir.path().join("estate.toml");
+    // Health endpoints on a port nobody listens on: the services are down, and listed.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let service = |id: &str| {
+        format!(
+            "[[service]]\nid = \"{id}\"\nkind = \"http\"\nurl = \"http://127.0.0.1:{closed}/{id}\"\nsev = 2\n"
+        )
+    };
+    let first = format!("name = \"reload-test\"\n{}", service("alpha"));
+    std::fs::write(&estate, &first).expect("write the estate");
+    let bin = env!("CARGO_BIN_EXE_opsdeck");
+    let state = dir.path().join("state");
+    let cmd = format!(
+        "OPSDECK_STATE_DIR={} {bin} --estate {} --quiet; printf 'exited with %s\\n' $?; sleep 30",
+        state.display(),
+        estate.display()
+    );
+    let s = Session::start("reload", &cmd, 140, 30);
+    s.wait_for("the first estate", |screen| screen.contains("alpha"));
+
+    std::fs::write(&estate, format!("{first}{}", service("beta"))).expect("edit the estate");
+    let screen = s.wait_for("the added service", |screen| {
+        screen.contains("beta") && screen.contains("estate reloaded")
+    });
+    assert!(screen.contains("alpha"), "{screen}");
+
+    std::fs::write(
+        &estate,
+        format!("{first}{}", service("gamma")).replace("sev = 2", "sev = 7"),
+    )
+    .expect("break the estate");
+    let screen = s.wait_for("the rejected edit", |screen| {
+        screen.contains("estate not reloaded, the last good one runs")
+            && screen.contains("key 'sev' must be 1")
+    });
+    assert!(
+        screen.contains("beta") && !screen.contains("gamma"),
+        "the last good estate stays:\n{screen}"
+    );
+    s.keys(&["q"]);
+    s.wait_for("the program to exit", |screen| {
+        screen.contains("exited with 0")
+    });
+}

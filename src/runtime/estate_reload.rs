@@ -88,11 +88,26 @@ pub fn apply(
                 app.warn(&lines);
             }
         }
-        Reload::Rejected(mut lines) => {
-            lines.push(
-                "the estate file has errors; the console keeps the last good estate".to_string(),
+        Reload::Rejected(lines) => {
+            // The problems, without the loader's closing count ("1 error in …").
+            let mut problems: Vec<String> =
+                lines.into_iter().filter(|l| !is_count_line(l)).collect();
+            if problems.is_empty() {
+                problems.push("the estate file cannot be read".to_string());
+            }
+            problems[0] = format!(
+                "estate not reloaded, the last good one runs: {}",
+                problems[0]
             );
-            app.warn(&lines);
+            app.warn(&problems);
         }
     }
+}
+
+/// The loader's closing line: `1 error in estate.toml`, `3 errors in …`.
+fn is_count_line(line: &str) -> bool {
+    let mut words = line.split(' ');
+    words.next().is_some_and(|n| n.parse::<u32>().is_ok())
+        && matches!(words.next(), Some("error" | "errors"))
+        && words.next() == Some("in")
 }
