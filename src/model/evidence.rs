@@ -131,8 +131,11 @@ impl ChangeView {
         if let Some(at) = self.at {
             out.push_str(&at.format("%H:%M ").to_string());
         }
-        out.push_str(self.kind.as_str());
-        out.push(' ');
+        // "rollout to revision 2", not "rollout rollout to revision 2".
+        if !self.short.starts_with(self.kind.as_str()) {
+            out.push_str(self.kind.as_str());
+            out.push(' ');
+        }
         out.push_str(&self.short);
         if self.service != own {
             out.push_str(&format!(" (on {})", self.service));

@@ -21,7 +21,34 @@ pub const REUSE_FOR: Duration = Duration::from_secs(10);
 const MAX_PAGES: usize = 200;
 
 /// One list's items, or why it could not be had.
-pub type Listed = Result<Arc<Vec<Value>>, GoogleError>;
+pub type Listed = Result<Arc<Listing>, GoogleError>;
+
+/// The items of a list, and the locations Google could not reach for it (a `locations/-`
+/// list leaves out the resources of a region it cannot reach and names the region in
+/// `unreachable`). Reads as the items.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub items: Vec<Value>,
+    /// `projects/P/locations/REGION`, as Google names them.
+    pub unreachable: Vec<String>,
+}
+
+impl std::ops::Deref for Listing {
+    type Target = Vec<Value>;
+    fn deref(&self) -> &Vec<Value> {
+        &self.items
+    }
+}
+
+impl Listing {
+    /// Whether the list says it could not reach this region (`europe-west1`).
+    pub fn unreachable_region(&self, region: &str) -> bool {
+        let suffix = format!("/locations/{region}");
+        self.unreachable
+            .iter()
+            .any(|u| u == region || u.ends_with(&suffix))
+    }
+}
 
 struct Entry {
     started: Instant,
@@ -70,7 +97,7 @@ impl ListCache {
 }
 
 async fn fetch_all(client: Arc<GoogleClient>, url: String, field: &'static str) -> Listed {
-    let mut items = Vec::new();
+    let mut listing = Listing::default();
     let mut token: Option<String> = None;
     for _ in 0..MAX_PAGES {
         let page_url = match &token {
@@ -82,7 +109,12 @@ async fn fetch_all(client: Arc<GoogleClient>, url: String, field: &'static str) 
         };
         let doc = client.get_json(&page_url).await?;
         if let Some(list) = doc.get(field).and_then(Value::as_array) {
-            items.extend(list.iter().cloned());
+            listing.items.extend(list.iter().cloned());
+        }
+        if let Some(list) = doc.get("unreachable").and_then(Value::as_array) {
+            listing
+                .unreachable
+                .extend(list.iter().filter_map(Value::as_str).map(str::to_string));
         }
         token = doc
             .get("nextPageToken")
@@ -90,7 +122,7 @@ async fn fetch_all(client: Arc<GoogleClient>, url: String, field: &'static str) 
             .filter(|t| !t.is_empty())
             .map(str::to_string);
         if token.is_none() {
-            return Ok(Arc::new(items));
+            return Ok(Arc::new(listing));
         }
     }
     Err(GoogleError::Garbage(format!(
@@ -140,5 +172,17 @@ mod tests {
     #[test]
     fn page_tokens_are_escaped() {
         assert_eq!(encode("a b/c=="), "a%20b%2Fc%3D%3D");
+    }
+
+    #[test]
+    fn an_unreachable_region_is_told_apart_from_an_absent_resource() {
+        let listing = Listing {
+            items: vec![json!({"name": "projects/p/locations/us-central1/instances/b"})],
+            unreachable: vec!["projects/p/locations/europe-west1".to_string()],
+        };
+        assert!(find(&listing, "locations/us-central1/instances/b").is_some());
+        assert!(listing.unreachable_region("europe-west1"));
+        assert!(!listing.unreachable_region("us-central1"));
+        assert!(!listing.unreachable_region("west1"));
     }
 }

@@ -46,6 +46,15 @@ pub async fn probe(google: &Google, project: &str, location: &str, instance: &st
                 &format!("locations/{location}/instances/{instance}"),
             ) {
                 Some(doc) => observe(doc),
+                // Left out because Google could not reach the region: not known to be gone.
+                None if items.unreachable_region(location) => {
+                    return Outcome::Failed {
+                        error: format!(
+                            "{API} could not reach {location}: Memorystore instance '{instance}' is not listed (project '{project}')"
+                        ),
+                        retry_after: None,
+                    };
+                }
                 None => Observation::down(format!(
                     "Memorystore instance '{instance}' does not exist in {location} (project '{project}')"
                 )),
