@@ -15,6 +15,7 @@ mod navigate;
 pub mod palette;
 mod prompt;
 mod rows;
+pub mod runbooks;
 mod silenced;
 #[cfg(test)]
 mod tests;
@@ -118,6 +119,8 @@ pub enum Effect {
     },
     /// Lift the silence of a service, then draw again.
     Unsilence(String),
+    /// Plan, run, or answer a manual step of a runbook ([`runbooks`]), then draw again.
+    Runbook(runbooks::RunbookOrder),
 }
 
 /// How much fits on screen, measured by the renderer for the current terminal size.
@@ -176,6 +179,7 @@ pub struct App {
     note: Option<Note>,
     /// The attention bell: new SEV 1–2 problems.
     bell: attention::Bell,
+    runbooks: runbooks::Desk,
 }
 
 impl App {
@@ -202,6 +206,7 @@ impl App {
             poller_stopped: false,
             note: None,
             bell: attention::Bell::default(),
+            runbooks: runbooks::Desk::default(),
         };
         app.bell.update(&app.snapshot);
         app.rebuild();
@@ -236,6 +241,11 @@ impl App {
 
     pub fn selected_service(&self) -> Option<&ServiceView> {
         self.selected().map(|i| &self.snapshot.services[i])
+    }
+
+    /// The runbooks screen and the run kept on it.
+    pub fn runbooks(&self) -> &runbooks::Desk {
+        &self.runbooks
     }
 
     pub fn filter(&self) -> &Filter {
@@ -381,8 +391,12 @@ impl App {
                 second => second,
             };
         }
+        self.disarm_quit(key);
         if self.input.is_some() {
             return self.type_key(key);
+        }
+        if self.runbooks.open() {
+            return self.runbook_key(key);
         }
         if self.help.is_some() {
             return self.help_key(key);
@@ -396,7 +410,8 @@ impl App {
     /// Carries out a command of the keymap.
     pub fn run(&mut self, command: Command) -> Effect {
         match command {
-            Command::Quit => Effect::Quit,
+            Command::Quit => self.quit(),
+            Command::Runbooks => self.open_runbooks(None),
             Command::Repaint => Effect::Repaint,
             Command::Refresh => self.refresh(),
             Command::Freeze => self.set_frozen(self.frozen_at.is_none()),

@@ -371,6 +371,7 @@ async fn run_console(cli: &Cli) -> u8 {
         theme: cli.global.theme.clone(),
         bell: !cli.global.quiet,
         reload,
+        read_only: cli.global.read_only,
     };
     // Each poller stops by itself once the console no longer reads its reports.
     let result = runtime::run(model, report_rx, control_tx, options).await;

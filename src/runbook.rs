@@ -11,6 +11,7 @@
 
 pub mod audit;
 pub mod confirm;
+pub mod console;
 pub mod dispatch;
 pub mod engine;
 pub mod headless;

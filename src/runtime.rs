@@ -7,9 +7,11 @@
 //! to the clipboard (OSC 52, through the terminal) and a change of theme, silences (to the
 //! silences file, then into the model), the attention bell (BEL, through the terminal), and
 //! the recording of status transitions for `opsdeck timeline`. When the estate file is
-//! edited it swaps in the new estate and its poller (`estate_reload`).
+//! edited it swaps in the new estate and its poller (`estate_reload`). Runbook plans and runs
+//! go to spawned tasks that report back (`runbook_run`).
 
 mod estate_reload;
+mod runbook_run;
 
 use std::io;
 use std::task::Poll;
@@ -53,6 +55,8 @@ pub struct Options {
     /// Follow edits of the estate file (none under `--demo`: the simulator's world is built
     /// from the estate at start).
     pub reload: Option<Reloading>,
+    /// `--read-only`: runbooks may be planned, never run.
+    pub read_only: bool,
 }
 
 /// Runs the console until the user quits (`q`, Ctrl-C) or the process is told to stop
@@ -83,6 +87,11 @@ pub async fn run(
     let mut app = App::new(model.snapshot(Utc::now()));
     app.set_bell(options.bell);
     app.warn(&loaded.warnings);
+    let runs = runbook_run::Runs::new(
+        std::sync::Arc::clone(model.estate()),
+        options.read_only,
+        &mut app,
+    );
     let mut console = Console {
         tui: Tui::enter()?,
         theme: loaded.theme,
@@ -90,6 +99,7 @@ pub async fn run(
         silences,
         recorder: Recorder::default_location(&estate_name),
         reloading: options.reload.take(),
+        runs,
     };
     let ended = run_loop(
         &mut console,
@@ -101,6 +111,13 @@ pub async fn run(
     .await;
     let mut tui = console.tui;
     let restored = tui.leave();
+    // The terminal is back first; then a run in flight is stopped and recorded.
+    let why = match ended.as_ref() {
+        Ok(Exit::HangUp) => "SIGHUP (the terminal went away)",
+        Ok(Exit::Signal) => "a signal stopped the console",
+        _ => "the console was closed",
+    };
+    console.runs.stop(why).await;
     match ended? {
         // The terminal is gone with the session: nothing to restore, nobody to tell.
         Exit::HangUp => Ok(()),
@@ -133,6 +150,7 @@ struct Console {
     silences: Option<ConsoleSilences>,
     recorder: Option<Recorder>,
     reloading: Option<Reloading>,
+    runs: runbook_run::Runs,
 }
 
 /// What woke the loop.
@@ -140,6 +158,7 @@ enum Wake {
     Terminal(Option<io::Result<Event>>),
     Report(Option<Box<ProbeReport>>),
     Reload(crate::reload::Reload),
+    Runbook(crate::app::runbooks::RunbookReport),
     Tick,
     DrawDue,
     Signal(Exit),
@@ -187,6 +206,7 @@ async fn run_loop(
             event = events.next() => Wake::Terminal(event),
             report = reports.recv(), if reports_open => Wake::Report(report.map(Box::new)),
             update = estate_reload::next(&mut console.reloading) => Wake::Reload(update),
+            report = console.runs.next() => Wake::Runbook(report),
             _ = tick.tick() => Wake::Tick,
             () = tokio::time::sleep_until(next_draw), if pending.draw || pending.repaint => {
                 Wake::DrawDue
@@ -210,6 +230,7 @@ async fn run_loop(
                     control: &mut console.control,
                 };
                 estate_reload::apply(update, &mut console.reloading, &mut live, app);
+                console.runs.set_estate(model.estate());
                 // The footer says what became of the edit, even when no row changed.
                 pending.snapshot = true;
                 pending.draw = true;
@@ -224,6 +245,7 @@ async fn run_loop(
                     app.warn(&[problem]);
                 }
             }
+            Wake::Runbook(report) => pending.draw |= app.runbook_report(report),
             Wake::DrawDue => {}
             Wake::Signal(exit) => return Ok(exit),
         }
@@ -275,7 +297,8 @@ async fn run_loop(
                 tracing::warn!("cannot record status transitions: {e}");
                 console.recorder = None;
             }
-            pending.draw |= app.set_snapshot(snapshot);
+            // A run in flight shows its spinner and elapsed times on the clock.
+            pending.draw |= app.set_snapshot(snapshot) | app.runbooks().in_flight();
             pending.snapshot = false;
             if app.take_bell()
                 && let Err(e) = console.tui.bell()
@@ -326,6 +349,10 @@ fn on_terminal(
                             .to_string(),
                     };
                     app.show_note(note);
+                    pending.draw = true;
+                }
+                Effect::Runbook(order) => {
+                    console.runs.order(order, app);
                     pending.draw = true;
                 }
                 Effect::Unsilence(service) => {

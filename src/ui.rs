@@ -17,7 +17,7 @@ use ratatui::layout::Rect;
 use ratatui::widgets::Widget;
 
 pub use theme::Theme;
-pub use views::{DetailView, EventsView, FailureMapView, QueuesView, TopologyView};
+pub use views::{DetailView, EventsView, FailureMapView, QueuesView, RunbooksView, TopologyView};
 
 use crate::app::{App, Geometry, View};
 
@@ -114,6 +114,7 @@ impl Widget for &Console<'_> {
         let areas = Areas::with_banner(area, header::blind(app));
         header::render(app, theme, areas.header, buf);
         match app.view() {
+            _ if app.runbooks().open() => (&RunbooksView { app, theme }).render(areas.body, buf),
             View::FailureMap => (&FailureMapView { app, theme }).render(areas.body, buf),
             View::Topology => (&TopologyView { app, theme }).render(areas.body, buf),
             View::Queues => (&QueuesView { app, theme }).render(areas.body, buf),

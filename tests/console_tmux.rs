@@ -399,3 +399,164 @@ fn editing_the_estate_file_reloads_it_and_a_broken_edit_keeps_the_last_good_one(
         screen.contains("exited with 0")
     });
 }
+
+/// A private home for the console and `opsdeck audit`: data (audit log, leases), state and
+/// config directories that touch nothing of the real home.
+fn private_dirs(tag: &str) -> (std::path::PathBuf, String) {
+    let dir = std::env::temp_dir().join(format!("opsdeck-tmux-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a private directory");
+    let d = dir.display();
+    let env = format!(
+        "HOME={d}/home OPSDECK_DATA_DIR={d}/data OPSDECK_STATE_DIR={d}/state XDG_CONFIG_HOME={d}/config XDG_DATA_HOME={d}/xdg XDG_STATE_HOME={d}/xdg-state"
+    );
+    (dir, env)
+}
+
+/// `opsdeck audit show` with the console's data directory.
+fn audit_show(dir: &std::path::Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_opsdeck"))
+        .args(["audit", "show"])
+        .env("OPSDECK_DATA_DIR", dir.join("data"))
+        .env("HOME", dir.join("home"))
+        .output()
+        .expect("opsdeck audit show");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Selects sql on the failure map, opens its runbooks with R, picks cloud-sql-failover and
+/// waits for its dry-run plan.
+fn open_failover_plan(s: &Session) -> String {
+    s.wait_for("the failure map with Cloud SQL down", |screen| {
+        first_row(screen).contains("Cloud SQL (Postgres)")
+    });
+    s.keys(&["Home"]);
+    s.wait_for("sql selected", |screen| {
+        strip_title(screen).starts_with(" sql ·")
+    });
+    s.keys(&["R"]);
+    let list = s.wait_for("the runbooks for sql", |screen| {
+        screen.contains("Runbooks for sql") && screen.contains("cloud-sql-failover")
+    });
+    assert!(
+        !list.contains("k8s-scale"),
+        "only runbooks that apply:\n{list}"
+    );
+    // The estate links cloud-sql-failover to sql: it is listed first.
+    s.keys(&["Enter"]);
+    s.wait_for("the dry-run plan", |screen| {
+        screen.contains("── Plan (dry run") && screen.contains("── Confirm")
+    })
+}
+
+#[test]
+fn a_runbook_runs_from_the_console_after_its_plan_and_a_typed_confirmation() {
+    if !require_or_skip() {
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_opsdeck");
+    let (dir, env) = private_dirs("runbook");
+    let cmd = format!(
+        "env -u NO_COLOR TERM=xterm-256color {env} {bin} --demo --scenario cloudsql-zone-failover-needed; printf 'exited with %s\\n' $?; sleep 30"
+    );
+    let s = Session::start("runbook", &cmd, 120, 40);
+    let plan = open_failover_plan(&s);
+    assert!(
+        plan.contains("cloud-sql-failover") && plan.contains("POST http"),
+        "{plan}"
+    );
+    assert!(plan.contains("/failover"), "the exact request:\n{plan}");
+    // Enter alone and a wrong id never confirm.
+    s.keys(&["Enter"]);
+    s.wait_for("Enter alone refused", |screen| {
+        screen.contains("Enter alone never confirms")
+    });
+    s.type_text("api");
+    s.keys(&["Enter"]);
+    let still = s.wait_for("the wrong id refused", |screen| {
+        screen.contains("\"api\" is not the target")
+    });
+    assert!(
+        still.contains("── Confirm") && !still.contains("── Steps"),
+        "{still}"
+    );
+    // The target's id: it runs, step by step, then waits at the manual step.
+    s.type_text("sql");
+    s.keys(&["Enter"]);
+    s.wait_for("the run's steps", |screen| screen.contains("── Steps"));
+    let manual = s.wait_for("the manual step", |screen| screen.contains("Manual step 5"));
+    assert!(manual.contains("reconnected"), "{manual}");
+    assert!(
+        manual.contains("ok") && manual.contains("cloud_sql.failover"),
+        "{manual}"
+    );
+    s.keys(&["d"]);
+    let done = s.wait_for("the result", |screen| screen.contains("── Result"));
+    assert!(done.contains("DONE"), "{done}");
+    s.keys(&["Escape"]);
+    s.wait_for("the failure map again", |screen| {
+        !screen.contains("── Result")
+    });
+    s.keys(&["q"]);
+    s.wait_for("the program to exit", |screen| {
+        screen.contains("exited with 0")
+    });
+
+    let audit = audit_show(&dir);
+    for needed in [
+        "run_started",
+        "cloud-sql-failover → sql",
+        "step 3 cloud_sql.failover",
+        "/failover",
+        "run_finished",
+    ] {
+        assert!(
+            audit.contains(needed),
+            "{needed} in the audit log:\n{audit}"
+        );
+    }
+    assert!(audit.contains("done"), "{audit}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn quitting_with_a_run_in_flight_asks_again_then_stops_it_and_restores_the_terminal() {
+    if !require_or_skip() {
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_opsdeck");
+    let (dir, env) = private_dirs("inflight");
+    // In cloudsql-down only a restore repairs the instance: the failover goes through, and
+    // the wait for the instance to serve again goes on.
+    let cmd = format!(
+        "env -u NO_COLOR TERM=xterm-256color {env} {bin} --demo --scenario cloudsql-down; printf 'exited with %s\\n' $?; sleep 30"
+    );
+    let s = Session::start("inflight", &cmd, 120, 40);
+    open_failover_plan(&s);
+    s.type_text("sql");
+    s.keys(&["Enter"]);
+    s.wait_for("the wait step running", |screen| {
+        screen.contains("running") && screen.contains("not yet: target.status")
+    });
+    s.keys(&["q"]);
+    s.wait_for("the console asking again", |screen| {
+        screen.contains("q again stops it")
+    });
+    s.keys(&["q"]);
+    let after = s.wait_for("the program to exit", |screen| {
+        screen.contains("exited with")
+    });
+    assert!(after.contains("interrupted during step 4"), "{after}");
+    assert_eq!(
+        s.pane_field("#{alternate_on}"),
+        "0",
+        "alternate screen left"
+    );
+    assert_eq!(s.pane_field("#{cursor_flag}"), "1", "cursor shown again");
+    let audit = audit_show(&dir);
+    assert!(
+        audit.contains("step 3 cloud_sql.failover") && audit.contains("run_interrupted"),
+        "{audit}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -810,3 +810,122 @@ fn blindness_is_one_banner_at_the_top() {
     assert_eq!(text(buf).matches("BLIND").count(), 1, "said once");
     insta::assert_snapshot!("map_blind_160x30", terminal.backend());
 }
+
+/// The map with every shipped runbook, sql-us selected and `R` pressed.
+fn runbooks_open() -> App {
+    use opsdeck::runbook;
+    let mut app = app_in(View::FailureMap);
+    let catalog = runbook::builtin_ids()
+        .into_iter()
+        .filter_map(runbook::builtin)
+        .collect();
+    app.set_runbooks(catalog, false);
+    assert_eq!(
+        app.selected_service().map(|s| s.id.as_str()),
+        Some("sql-us")
+    );
+    app.handle_key(KeyEvent::new(KeyCode::Char('R'), KeyModifiers::NONE));
+    app
+}
+
+/// The plan of cloud-sql-failover on sql-us, as `plan::build` gives it.
+fn failover_plan() -> opsdeck::runbook::plan::RunPlan {
+    use opsdeck::action::Shown;
+    use opsdeck::runbook::plan::{PlannedStep, RunPlan};
+    let step = |n: usize, kind: &'static str, label: &str| PlannedStep {
+        n,
+        kind,
+        label: label.to_string(),
+        on_failure_only: false,
+        when: None,
+        condition: None,
+        holds_now: None,
+        action: None,
+        destructive: false,
+        requests: Vec::new(),
+        facts: serde_json::Value::Null,
+        error: None,
+        text: None,
+    };
+    let mut check = step(1, "check", "The instance has a standby");
+    check.condition = Some(r#"target.availability == "REGIONAL""#.into());
+    check.holds_now = Some(true);
+    let mut failover = step(2, "action", "cloud_sql.failover");
+    failover.action = Some("cloud_sql.failover".into());
+    failover.destructive = true;
+    failover.requests = vec![Shown {
+        method: "POST".into(),
+        url: "https://sqladmin.googleapis.com/v1/projects/lumieos-prod/instances/lumieos-db-us/failover".into(),
+        content_type: Some("application/json".into()),
+        headers: vec![("Authorization".into(), "Bearer ****".into())],
+        body: Some(json!({"failoverContext": {"kind": "sql#failoverContext", "settingsVersion": "42"}})),
+        command: Vec::new(),
+    }];
+    let mut wait = step(3, "wait", "The instance serves again");
+    wait.condition = Some(r#"target.status == "up""#.into());
+    wait.holds_now = Some(false);
+    let mut escalate = step(4, "manual", "Escalate in #oncall-platform");
+    escalate.on_failure_only = true;
+    escalate.text = Some("Escalate in #oncall-platform with the failover's operation id.".into());
+    RunPlan {
+        schema: "opsdeck.plan/v1",
+        runbook: "cloud-sql-failover".into(),
+        title: "Fail Cloud SQL over to its standby".into(),
+        estate: "lumieos-prod".into(),
+        target: "sql-us".into(),
+        target_name: "Cloud SQL (Postgres), North America".into(),
+        target_kind: "cloud_sql".into(),
+        target_sev: 1,
+        confirmation: "typed",
+        read_only: false,
+        params: BTreeMap::new(),
+        steps: vec![check, failover, wait, escalate],
+    }
+}
+
+#[test]
+fn the_runbooks_list_shows_what_applies_to_the_selection() {
+    let mut app = runbooks_open();
+    let terminal = draw(&mut app, &Theme::default(), 100, 24);
+    let buf = terminal.backend().buffer();
+    let all = text(buf);
+    assert!(all.contains("Runbooks for sql-us"), "{all}");
+    assert!(find_line(buf, "cloud-sql-failover").contains("linked in the estate"));
+    assert!(
+        !all.contains("k8s-scale") && !all.contains("memorystore"),
+        "{all}"
+    );
+    insta::assert_snapshot!("runbooks_list", all);
+}
+
+#[test]
+fn the_run_screen_shows_the_plan_and_asks_for_the_targets_id() {
+    use opsdeck::app::runbooks::RunbookReport;
+    let mut app = runbooks_open();
+    app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert!(app.runbook_report(RunbookReport::Plan {
+        runbook: "cloud-sql-failover".into(),
+        target: "sql-us".into(),
+        plan: Ok(Box::new(failover_plan())),
+    }));
+    for c in "sql".chars() {
+        app.handle_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    }
+    let terminal = draw(&mut app, &Theme::default(), 120, 40);
+    let buf = terminal.backend().buffer();
+    let all = text(buf);
+    // Exactly the plan's text, then the typed confirmation.
+    for line in failover_plan().text().lines().filter(|l| !l.is_empty()) {
+        assert!(all.contains(line.trim_end()), "{line:?} missing:\n{all}");
+    }
+    assert!(
+        all.contains("Bearer ****") && !all.contains("Bearer ya29"),
+        "{all}"
+    );
+    assert!(find_line(buf, "destructive, on a SEV1 target").contains("sql-us"));
+    assert!(find_line(buf, " > sql").contains("sql"));
+    insta::assert_snapshot!("runbooks_run_plan", all);
+    for (w, h) in [(1, 1), (20, 5), (80, 24)] {
+        draw(&mut app, &Theme::default(), w, h);
+    }
+}

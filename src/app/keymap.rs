@@ -21,6 +21,8 @@ pub enum Command {
     /// Copy the selected service's Cloud Console URL.
     CopyUrl,
     Silence,
+    /// The runbooks that apply to the selected service (or the run in flight).
+    Runbooks,
     Up,
     Down,
     PageUp,
@@ -124,7 +126,7 @@ const fn bind(
 }
 
 /// Every binding, in the order help lists them.
-pub const BINDINGS: [Binding; 24] = [
+pub const BINDINGS: [Binding; 25] = [
     bind(
         &[code(KeyCode::Up), key('k'), code(KeyCode::Down), key('j')],
         "↑↓ jk",
@@ -246,6 +248,14 @@ pub const BINDINGS: [Binding; 24] = [
         Scope::Views(SELECTING),
         None,
         "silence the selected service: type how long and why",
+    ),
+    bind(
+        &[key('R')],
+        "R",
+        Command::Runbooks,
+        Scope::Views(SELECTING),
+        None,
+        "runbooks for the selection: plan, confirm, run",
     ),
     bind(
         &[key('Y')],

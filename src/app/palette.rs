@@ -16,7 +16,7 @@ pub struct Spec {
 }
 
 /// Every command, in the order help lists them.
-pub const COMMANDS: [Spec; 20] = [
+pub const COMMANDS: [Spec; 21] = [
     spec("map", &["home", "failures"], "", "the failure map"),
     spec(
         "topology",
@@ -78,6 +78,12 @@ pub const COMMANDS: [Spec; 20] = [
         "lift the silence of a service (the selected one, or ID)",
     ),
     spec(
+        "runbook",
+        &["runbooks"],
+        "[ID]",
+        "the runbooks for the selected service, or the plan of runbook ID on it",
+    ),
+    spec(
         "bell",
         &[],
         "[on|off]",
@@ -137,6 +143,8 @@ pub enum Order {
     },
     /// Lift the silence of a service (this id, else the selected one).
     Unsilence(Option<String>),
+    /// The runbooks for the selected service, or the plan of this runbook on it.
+    Runbook(Option<String>),
     /// Turn the bell on or off (`None`: toggle).
     Bell(Option<bool>),
     Quit,
@@ -201,6 +209,7 @@ pub fn parse(line: &str) -> Result<Order, String> {
         "unsilence" => Ok(Order::Unsilence(
             (!rest.is_empty()).then(|| rest.to_string()),
         )),
+        "runbook" => Ok(Order::Runbook((!rest.is_empty()).then(|| rest.to_string()))),
         "bell" => match rest.to_lowercase().as_str() {
             "" => Ok(Order::Bell(None)),
             "on" => Ok(Order::Bell(Some(true))),
@@ -375,6 +384,11 @@ mod tests {
             Ok(Order::Unsilence(Some("sql".into())))
         );
         assert_eq!(parse("bell off"), Ok(Order::Bell(Some(false))));
+        assert_eq!(parse("runbook"), Ok(Order::Runbook(None)));
+        assert_eq!(
+            parse("runbook cloud-sql-failover"),
+            Ok(Order::Runbook(Some("cloud-sql-failover".into())))
+        );
         assert!(parse("bell loud").is_err());
     }
 

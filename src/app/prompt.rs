@@ -205,7 +205,8 @@ impl App {
                 });
                 Effect::Redraw
             }
-            Order::Quit => Effect::Quit,
+            Order::Runbook(id) => self.open_runbooks(id),
+            Order::Quit => self.quit(),
         }
     }
 

@@ -51,7 +51,11 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     let room = total.saturating_sub(note.as_deref().map_or(0, width) + 1);
     let mut spans = vec![Span::raw(" ")];
     let mut used = 1;
-    for (key, what) in keymap::footer(app.view()) {
+    let keys = app
+        .runbooks()
+        .keys()
+        .unwrap_or_else(|| keymap::footer(app.view()));
+    for (key, what) in keys {
         let w = width(key) + 1 + width(what) + 2;
         if used + w > room {
             break;

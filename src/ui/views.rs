@@ -6,10 +6,12 @@ mod detail_explain;
 pub mod events;
 pub mod failure_map;
 pub mod queues;
+pub mod runbooks;
 pub mod topology;
 
 pub use detail::DetailView;
 pub use events::EventsView;
 pub use failure_map::FailureMapView;
 pub use queues::QueuesView;
+pub use runbooks::RunbooksView;
 pub use topology::TopologyView;
