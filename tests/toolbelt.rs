@@ -186,6 +186,65 @@ async fn init_against_the_simulator_reproduces_the_sample_estate() {
     sim.shutdown().await;
 }
 
+/// The Kubernetes workloads of an estate as (namespace, kind/name) pairs.
+fn workloads(e: &estate::Estate) -> BTreeSet<(String, String)> {
+    e.services
+        .iter()
+        .filter_map(|s| match &s.target {
+            Target::K8sWorkload {
+                namespace,
+                workload,
+                name,
+                ..
+            } => Some((namespace.clone(), format!("{}/{name}", workload.as_str()))),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_lists_the_workloads_of_a_kube_context_on_the_simulator() {
+    // Seed 004: Deployments and a StatefulSet (RabbitMQ) in one cluster.
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/estates/deplate.toml");
+    let text = std::fs::read_to_string(path).expect("sample");
+    let (sample, _) = estate::from_str_with_env(&text, path, &|_| None).expect("valid");
+    let sim = opsdeck::sim::start(&sample, None, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .await
+        .expect("simulator");
+    let kubeconfig = sim
+        .kubeconfig_path()
+        .expect("the simulator writes a kubeconfig")
+        .to_str()
+        .expect("utf-8")
+        .to_string();
+    // One context per region, named after its kube_context, else its id.
+    let context = sample
+        .regions
+        .first()
+        .map(|r| r.kube_context.clone().unwrap_or_else(|| r.id.clone()))
+        .expect("the sample has a region");
+    let (written, err, code) = tokio::task::spawn_blocking(move || {
+        opsdeck(&[
+            "init",
+            "--kube-context",
+            &context,
+            "--kubeconfig",
+            &kubeconfig,
+            "--out",
+            "-",
+        ])
+    })
+    .await
+    .expect("join");
+    assert_eq!(code, 0, "{err}");
+    let (found, _) = estate::from_str_with_env(&written, "estate.toml", &|_| None)
+        .unwrap_or_else(|e| panic!("the written estate validates: {e}\n{written}"));
+    let want = workloads(&sample);
+    assert!(!want.is_empty());
+    assert_eq!(workloads(&found), want, "{written}");
+    sim.shutdown().await;
+}
+
 #[test]
 fn doctor_passes_on_the_demo_and_names_the_fix_for_a_missing_secret() {
     let (out, _, code) = opsdeck(&["--demo", "doctor"]);
