@@ -73,7 +73,22 @@ impl Session {
         Session { socket, name }
     }
 
+    /// The pane as shown once the program has finished drawing: two captures a moment apart
+    /// that agree (a single capture can land halfway through a frame).
     fn capture(&self) -> String {
+        let mut last = self.capture_once();
+        for _ in 0..20 {
+            std::thread::sleep(Duration::from_millis(40));
+            let now = self.capture_once();
+            if now == last {
+                return now;
+            }
+            last = now;
+        }
+        last
+    }
+
+    fn capture_once(&self) -> String {
         let out = Command::new("tmux")
             .args(["-L", &self.socket, "capture-pane", "-p", "-t", &self.name])
             .output()
@@ -214,7 +229,10 @@ fn an_engineer_navigates_opens_detail_filters_switches_views_and_quits() {
 
     // Enter: everything about it; G scrolls to its dependents and runbooks; Esc goes back.
     s.keys(&["Enter"]);
-    let detail = s.wait_for("the detail view", |screen| screen.contains("── Now"));
+    // Waits for the whole frame: a capture can land while the terminal is still being drawn.
+    let detail = s.wait_for("the detail view", |screen| {
+        screen.contains("── Now") && screen.contains("── Observations")
+    });
     assert!(detail.contains("Cloud SQL (Postgres)  sql"), "{detail}");
     assert!(detail.contains("the instance is FAILED"), "{detail}");
     assert!(detail.contains("── Observations"), "{detail}");
