@@ -95,6 +95,45 @@ fn a_silenced_root_cause_stops_paging_until_it_is_lifted() {
     assert_eq!(api["silence"], Value::Null, "it has no silence of its own");
     assert!(doc["counts"]["silenced"].as_u64().is_some_and(|n| n >= 2));
 
+    // The Nagios plugin lists it with its silence; the table marks it.
+    let out = opsdeck(
+        dir,
+        &[
+            "--demo",
+            "--scenario",
+            "cloudsql-down",
+            "--once",
+            "--format",
+            "nagios",
+        ],
+    );
+    let (stdout, _) = text(&out);
+    assert!(out.status.code().is_some_and(|c| c < 2), "{stdout}");
+    assert!(
+        stdout.lines().any(
+            |l| l.contains(" sql down (silenced until ") && l.contains("planned failover test")
+        ),
+        "{stdout}"
+    );
+    let out = opsdeck(
+        dir,
+        &[
+            "--demo",
+            "--scenario",
+            "cloudsql-down",
+            "--once",
+            "--format",
+            "table",
+        ],
+    );
+    let (stdout, _) = text(&out);
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("down (silenced)") && l.contains(" sql ")),
+        "{stdout}"
+    );
+
     let out = opsdeck(dir, &["--demo", "silence", "list", "--json"]);
     let list: Value = serde_json::from_slice(&out.stdout).expect("list JSON");
     assert_eq!(list["silences"][0]["service"], "sql");

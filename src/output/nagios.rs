@@ -85,6 +85,17 @@ pub fn to_nagios(snapshot: &Snapshot, timed_out: bool) -> String {
         if s.stale {
             line.push_str(" (stale)");
         }
+        // Listed, but it does not count for the status line's state.
+        if let Some(silence) = s.silence.as_ref().filter(|_| s.silenced) {
+            let _ = write!(
+                line,
+                " (silenced until {}: {})",
+                silence.until.format("%Y-%m-%d %H:%M UTC"),
+                one_line(&silence.reason)
+            );
+        } else if s.silenced {
+            line.push_str(" (silenced)");
+        }
         if !s.impacted_by.is_empty() {
             let _ = write!(line, " (impacted by {})", s.impacted_by.join(", "));
         }

@@ -132,6 +132,9 @@ fn row(snapshot: &Snapshot, s: &ServiceView) -> [String; 7] {
     if s.stale {
         status.push_str(" (stale)");
     }
+    if s.silenced {
+        status.push_str(" (silenced)");
+    }
     let impacted = if s.impacted_by.is_empty() {
         "-".to_string()
     } else {
