@@ -644,6 +644,32 @@ fn frozen_is_said_in_the_header() {
 }
 
 #[test]
+fn silenced_services_are_counted_in_the_header_and_marked_on_their_rows() {
+    let mut model = incident();
+    model.set_silences(vec![opsdeck::model::Silence {
+        service: "sql-us".to_string(),
+        who: "alice@bastion".to_string(),
+        reason: "planned failover test".to_string(),
+        start: t0() - TimeDelta::hours(1),
+        until: t0() + TimeDelta::hours(1),
+    }]);
+    let mut app = App::new(model.snapshot(t0() + TimeDelta::seconds(30)));
+    let terminal = draw(&mut app, &Theme::default(), 160, 48);
+    let buf = terminal.backend().buffer();
+    assert!(line(buf, 1).contains("silenced"), "{}", line(buf, 1));
+    let rows: Vec<String> = text(buf)
+        .lines()
+        .filter(|l| l.contains("silenced"))
+        .map(str::to_string)
+        .collect();
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("Cloud SQL (Postgres), North America")),
+        "the silenced service's row says so: {rows:#?}"
+    );
+}
+
+#[test]
 fn poller_stopped_is_said_in_the_header() {
     let mut app = app_in(View::FailureMap);
     app.set_poller_stopped();

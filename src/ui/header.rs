@@ -180,6 +180,14 @@ fn counts_line(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
                 .to_string(),
             theme.stale(),
         ));
+        spans.push(Span::raw("  "));
+    }
+    // Counted in their states above, and left out of the verdict.
+    if snap.counts.silenced > 0 {
+        spans.push(Span::styled(
+            format!("{} silenced", snap.counts.silenced),
+            theme.muted(),
+        ));
     }
     Paragraph::new(Line::from(spans)).render(area, buf);
 }
