@@ -211,6 +211,28 @@ fn expired_google_credentials_are_one_banner_with_the_fix() {
         "{}",
         banners[0]
     );
+
+    // The Nagios plugin says it once too, in its long output under the status line.
+    let out = opsdeck(&[
+        "--demo",
+        "--scenario",
+        "google-credentials-expired",
+        "--once",
+        "--format",
+        "nagios",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    assert!(
+        lines.next().is_some_and(|l| l.starts_with("OPSDECK ")),
+        "{text}"
+    );
+    let banners: Vec<&str> = lines.filter(|l| l.starts_with("BLIND: ")).collect();
+    assert_eq!(banners.len(), 1, "{text}");
+    assert!(
+        banners[0].contains("gcloud auth application-default login"),
+        "{text}"
+    );
 }
 
 #[test]

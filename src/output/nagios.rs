@@ -76,6 +76,10 @@ pub fn to_nagios(snapshot: &Snapshot, timed_out: bool) -> String {
         }
     }
     let mut out = format!("{headline} | {}\n", perf.join(" "));
+    // What opsdeck cannot see comes first in the long output, once per cause.
+    for line in super::table::blind_lines(snapshot) {
+        let _ = writeln!(out, "{}", one_line(&line));
+    }
     for s in problems {
         let sev = s
             .sev
