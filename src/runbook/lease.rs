@@ -92,6 +92,8 @@ pub struct LeaseSpot {
     /// The lease's name: `opsdeck-<estate>-<target>`, DNS-safe.
     pub name: String,
     pub ttl: Duration,
+    /// The Kubernetes client, made on first use and kept for every renewal.
+    kube: tokio::sync::OnceCell<kube::Api<k8s_openapi::api::coordination::v1::Lease>>,
 }
 
 #[derive(Debug, Clone)]
@@ -138,6 +140,7 @@ impl LeaseSpot {
             target: target.to_string(),
             name,
             ttl: estate.lease.ttl,
+            kube: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -173,6 +176,24 @@ impl LeaseSpot {
         }
     }
 
+    /// The Kubernetes Lease API of a `kubernetes` backend, its client made once.
+    async fn kube_api(
+        &self,
+    ) -> Result<&kube::Api<k8s_openapi::api::coordination::v1::Lease>, LeaseError> {
+        let Backend::Kubernetes {
+            kubeconfig,
+            context,
+            namespace,
+        } = &self.backend
+        else {
+            return Err(self.backend_error("not a Kubernetes lease"));
+        };
+        self.kube
+            .get_or_try_init(|| kube_lease::api(kubeconfig.as_ref(), context.as_deref(), namespace))
+            .await
+            .map_err(|e| self.backend_error(e))
+    }
+
     fn backend_error(&self, why: impl Into<String>) -> LeaseError {
         LeaseError::Backend {
             backend: self.backend_name(),
@@ -186,15 +207,8 @@ impl LeaseSpot {
     pub async fn acquire(&self, me: &Holder, reclaim: Option<&str>) -> Result<(), LeaseError> {
         match &self.backend {
             Backend::File(dir) => file::acquire(self, dir, me, reclaim),
-            Backend::Kubernetes {
-                kubeconfig,
-                context,
-                namespace,
-            } => {
-                let api = kube_lease::api(kubeconfig.as_ref(), context.as_deref(), namespace)
-                    .await
-                    .map_err(|e| self.backend_error(e))?;
-                kube_lease::acquire(self, &api, me, reclaim).await
+            Backend::Kubernetes { .. } => {
+                kube_lease::acquire(self, self.kube_api().await?, me, reclaim).await
             }
             Backend::Redis {
                 url,
@@ -208,16 +222,7 @@ impl LeaseSpot {
     pub async fn renew(&self, me: &Holder) -> Result<(), LeaseError> {
         match &self.backend {
             Backend::File(dir) => file::renew(self, dir, me),
-            Backend::Kubernetes {
-                kubeconfig,
-                context,
-                namespace,
-            } => {
-                let api = kube_lease::api(kubeconfig.as_ref(), context.as_deref(), namespace)
-                    .await
-                    .map_err(|e| self.backend_error(e))?;
-                kube_lease::renew(self, &api, me).await
-            }
+            Backend::Kubernetes { .. } => kube_lease::renew(self, self.kube_api().await?, me).await,
             Backend::Redis {
                 url,
                 password_env,
@@ -230,15 +235,8 @@ impl LeaseSpot {
     pub async fn release(&self, me: &Holder) -> Result<(), LeaseError> {
         match &self.backend {
             Backend::File(dir) => file::release(self, dir, me),
-            Backend::Kubernetes {
-                kubeconfig,
-                context,
-                namespace,
-            } => {
-                let api = kube_lease::api(kubeconfig.as_ref(), context.as_deref(), namespace)
-                    .await
-                    .map_err(|e| self.backend_error(e))?;
-                kube_lease::release(self, &api, me).await
+            Backend::Kubernetes { .. } => {
+                kube_lease::release(self, self.kube_api().await?, me).await
             }
             Backend::Redis {
                 url,
