@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::cli::InitArgs;
 use crate::estate::{Gcp, GcpAuth};
-use crate::probe::gcp::GoogleClient;
+use crate::probe::gcp::Google;
 
 /// One discovered service, ready to be written.
 struct Found {
@@ -61,20 +61,15 @@ async fn google(args: &InitArgs, found: &mut Vec<Found>, problems: &mut Vec<Stri
             .map_or(GcpAuth::Adc, GcpAuth::Metadata),
     };
     let http = reqwest::Client::new();
-    let client = GoogleClient::new(http, Some(&gcp));
+    // The probes' own batched lists: every page followed.
+    let google = Google::new(http, Some(&gcp));
     let list = |host: &'static str, path: String, field: &'static str| {
-        let url = client.url(host, &path);
-        let client = &client;
+        let google = &google;
         async move {
-            client
-                .get_json(&url)
+            google
+                .list(host, &path, field)
                 .await
-                .map(|doc| {
-                    doc.get(field)
-                        .and_then(Value::as_array)
-                        .cloned()
-                        .unwrap_or_default()
-                })
+                .map(|listing| listing.items.clone())
                 .map_err(|e| e.sentence(host))
         }
     };
