@@ -123,21 +123,9 @@ async fn baseline(estate: &Estate) -> Result<monitor::Baseline, String> {
 /// it simulates, an unset database `password_env` is dropped too: the drill needs none of the
 /// real secrets.
 fn pointed_at(estate: &Estate, sim: &SimHandle) -> Estate {
-    use crate::estate::Target;
     let mut live = sim::redirect(estate, sim);
     for s in &mut live.services {
-        let (Target::Postgres {
-            password_env: env, ..
-        }
-        | Target::Mysql {
-            password_env: env, ..
-        }) = &mut s.target
-        else {
-            continue;
-        };
-        if env.as_ref().is_some_and(|v| std::env::var_os(v).is_none()) {
-            *env = None;
-        }
+        s.target.drop_unset_password();
     }
     live
 }

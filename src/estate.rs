@@ -280,6 +280,28 @@ impl Target {
             _ => None,
         }
     }
+
+    /// The same key, to change it.
+    pub fn password_env_mut(&mut self) -> Option<&mut Option<String>> {
+        match self {
+            Target::Redis { password_env, .. }
+            | Target::RedisQueue { password_env, .. }
+            | Target::RabbitmqQueue { password_env, .. }
+            | Target::Postgres { password_env, .. }
+            | Target::Mysql { password_env, .. } => Some(password_env),
+            _ => None,
+        }
+    }
+
+    /// Forgets a `password_env` whose variable is not set: a simulator asks for no password,
+    /// and a demo or drill needs none of the real ones.
+    pub fn drop_unset_password(&mut self) {
+        if let Some(env) = self.password_env_mut()
+            && env.as_ref().is_some_and(|v| std::env::var_os(v).is_none())
+        {
+            *env = None;
+        }
+    }
 }
 
 impl Service {

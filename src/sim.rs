@@ -329,20 +329,11 @@ pub fn redirect(estate: &Estate, sim: &SimHandle) -> Estate {
 /// and sent, as it would be in production.
 fn drop_unset_passwords(estate: &mut Estate) {
     for s in &mut estate.services {
-        let (Target::Redis {
-            password_env: env, ..
-        }
-        | Target::RedisQueue {
-            password_env: env, ..
-        }
-        | Target::RabbitmqQueue {
-            password_env: env, ..
-        }) = &mut s.target
-        else {
-            continue;
-        };
-        if env.as_ref().is_some_and(|v| std::env::var_os(v).is_none()) {
-            *env = None;
+        if matches!(
+            s.target,
+            Target::Redis { .. } | Target::RedisQueue { .. } | Target::RabbitmqQueue { .. }
+        ) {
+            s.target.drop_unset_password();
         }
     }
 }

@@ -13,7 +13,14 @@ impl Model {
     /// status. Removed services leave with their events; silences are kept by id.
     #[must_use]
     pub fn with_estate(&self, estate: Arc<Estate>) -> Model {
-        let old_index = |id: &str| self.estate.index_of(id);
+        let old: std::collections::HashMap<&str, usize> = self
+            .estate
+            .services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.as_str(), i))
+            .collect();
+        let old_index = |id: &str| old.get(id).copied();
         let states: Vec<ServiceState> = estate
             .services
             .iter()
@@ -24,13 +31,19 @@ impl Model {
                     .unwrap_or_default()
             })
             .collect();
+        let new: std::collections::HashMap<&str, usize> = estate
+            .services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.as_str(), i))
+            .collect();
         let events = self
             .events
             .iter()
             .filter_map(|e| {
                 let id = &self.estate.services.get(e.service)?.id;
                 let mut moved = e.clone();
-                moved.service = estate.index_of(id)?;
+                moved.service = *new.get(id.as_str())?;
                 Some(moved)
             })
             .collect();
