@@ -161,7 +161,13 @@ async fn a_private_replica_breaks_and_loses_its_primary() {
     let replica_url = format!("mysql://root@127.0.0.1:{}/mysql", replica.port);
     let source = format!("127.0.0.1:{}", primary.port);
 
-    let obs = poll(WAIT, || look(&replica_url), |o| o.status == Status::Up).await;
+    // Just started, the replica may report a second of lag before it catches up.
+    let obs = poll(
+        WAIT,
+        || look(&replica_url),
+        |o| o.status == Status::Up && o.summary.contains(" · lag 0 s · "),
+    )
+    .await;
     assert_eq!(obs.status, Status::Up, "{obs:?}");
     assert!(
         obs.summary.starts_with(&format!(
